@@ -1,0 +1,1 @@
+//! Key material and AEAD: the only module that touches master-key bytes.
