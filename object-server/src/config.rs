@@ -30,7 +30,9 @@ pub enum ConfigError {
     #[error("MINIO_ROOT_USER and MINIO_ROOT_PASSWORD must be set together")]
     Incomplete,
     /// Too short (MinIO: user ≥ 3, password ≥ 8 characters).
-    #[error("invalid credentials: access key must be at least 3 and secret key at least 8 characters long")]
+    #[error(
+        "invalid credentials: access key must be at least 3 and secret key at least 8 characters long"
+    )]
     InvalidLength,
 }
 
@@ -63,12 +65,15 @@ fn one(
         (Some(_), Some(_)) => Err(ConfigError::Conflict(var)),
         (Some(v), None) => Ok(Some(Zeroizing::new(v))),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
-                var: file_var,
-                path: path.clone(),
-                source,
-            })?;
-            Ok(Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())))
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                    var: file_var,
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok(Some(Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            )))
         }
         (None, None) => Ok(None),
     }
@@ -77,7 +82,9 @@ fn one(
 impl Credentials {
     /// Reads `MINIO_ROOT_USER` / `MINIO_ROOT_PASSWORD` (or their `*_FILE` variants) through
     /// `lookup`. Neither set → MinIO's defaults (`minioadmin`, flagged by the bool).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(Self, bool), ConfigError> {
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Self, bool), ConfigError> {
         let user = one(lookup, "MINIO_ROOT_USER", "MINIO_ROOT_USER_FILE")?;
         let pass = one(lookup, "MINIO_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD_FILE")?;
         let (creds, default) = match (user, pass) {
@@ -140,14 +147,23 @@ mod tests {
         assert!(default);
         assert_eq!(c.access_key, "minioadmin");
         m.insert("MINIO_ROOT_USER", "admin".to_owned());
-        assert!(matches!(Credentials::from_lookup(&lookup(&m)), Err(ConfigError::Incomplete)));
+        assert!(matches!(
+            Credentials::from_lookup(&lookup(&m)),
+            Err(ConfigError::Incomplete)
+        ));
         m.insert("MINIO_ROOT_PASSWORD", "short".to_owned());
-        assert!(matches!(Credentials::from_lookup(&lookup(&m)), Err(ConfigError::InvalidLength)));
+        assert!(matches!(
+            Credentials::from_lookup(&lookup(&m)),
+            Err(ConfigError::InvalidLength)
+        ));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
         std::fs::write(&f, "supersecret\n").unwrap();
         m.insert("MINIO_ROOT_PASSWORD_FILE", f.display().to_string());
-        assert!(matches!(Credentials::from_lookup(&lookup(&m)), Err(ConfigError::Conflict(_))));
+        assert!(matches!(
+            Credentials::from_lookup(&lookup(&m)),
+            Err(ConfigError::Conflict(_))
+        ));
         m.remove("MINIO_ROOT_PASSWORD");
         let (c, default) = Credentials::from_lookup(&lookup(&m)).unwrap();
         assert!(!default);

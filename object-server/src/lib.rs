@@ -30,6 +30,8 @@
 //!   limiting (s3s has none).
 
 #![forbid(unsafe_code)]
+// Tests may unwrap; request paths may not (workspace lint `unwrap_used`).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
 pub mod error;

@@ -74,11 +74,13 @@ async fn main() -> ExitCode {
         }
     };
     if default {
-        tracing::warn!("MINIO_ROOT_USER/MINIO_ROOT_PASSWORD not set: using the default credentials");
+        tracing::warn!(
+            "MINIO_ROOT_USER/MINIO_ROOT_PASSWORD not set: using the default credentials"
+        );
     }
-    let certs_dir = args
-        .certs_dir
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".minio").join("certs")));
+    let certs_dir = args.certs_dir.or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".minio").join("certs"))
+    });
     let config = Config {
         address: args.address,
         data_dir: args.data_dir,

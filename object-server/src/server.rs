@@ -52,9 +52,13 @@ fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcce
         .collect::<Result<_, _>>()
         .map_err(|e| ServerError::Tls(format!("{}: {e}", cert.display())))?;
     if certs.is_empty() {
-        return Err(ServerError::Tls(format!("{}: no certificate", cert.display())));
+        return Err(ServerError::Tls(format!(
+            "{}: no certificate",
+            cert.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ServerError::Tls(format!("{}: {e}", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -76,7 +80,10 @@ pub struct Bound {
 
 impl std::fmt::Debug for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("addr", &self.addr).field("tls", &self.acceptor.is_some()).finish()
+        f.debug_struct("Bound")
+            .field("addr", &self.addr)
+            .field("tls", &self.acceptor.is_some())
+            .finish()
     }
 }
 
@@ -93,10 +100,13 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         config.credentials.access_key.clone(),
         config.credentials.secret_key.as_str(),
     ));
-    let listener = TcpListener::bind(&config.address).await.map_err(|source| ServerError::Bind {
-        addr: config.address.clone(),
-        source,
-    })?;
+    let listener =
+        TcpListener::bind(&config.address)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: config.address.clone(),
+                source,
+            })?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: config.address.clone(),
         source,
@@ -122,7 +132,11 @@ impl Bound {
 
     /// `http(s)://addr`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.is_tls() { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.is_tls() { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and waits up to 10 s for open
@@ -156,20 +170,24 @@ impl Bound {
             let watcher = graceful.watcher();
             tokio::spawn(async move {
                 let result = match acceptor {
-                    Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let conn = http.serve_connection(TokioIo::new(tls), service);
-                            watcher.watch(conn.into_owned()).await
+                    Some(acceptor) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls)) => {
+                                let conn = http.serve_connection(TokioIo::new(tls), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
                         }
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    },
+                    }
                     None => {
                         let conn = http.serve_connection(TokioIo::new(stream), service);
                         watcher.watch(conn.into_owned()).await
@@ -181,7 +199,10 @@ impl Bound {
             });
         }
         drop(self.listener);
-        if tokio::time::timeout(GRACE_PERIOD, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(GRACE_PERIOD, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("graceful shutdown timed out; dropping open connections");
         }
     }
@@ -204,7 +225,11 @@ impl RunningServer {
 
     /// `http(s)://127.0.0.1:port`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Stops the server gracefully and waits for it.

@@ -1,6 +1,9 @@
 //! Known-answer tests: DARE 2.0 streams and MinIO key sealing from `fixtures/sse-vectors.json`
 //! (copied from the project spec), plus the §3.3 table of object-sse.md.
 
+// Test code: unwrapping is the assertion.
+#![allow(clippy::unwrap_used)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
@@ -10,7 +13,10 @@ use serde_json::Value;
 use sha2::Sha256;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse-vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse-vectors.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -43,8 +49,16 @@ fn dare_streams_match_minio_sio() {
         let pt: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
         let mut enc = Encryptor::with_nonce(&key, suite, nonce).unwrap();
         let ct = dare::encrypt(&mut enc, &pt).unwrap();
-        assert_eq!(ct.len() as u64, vec["ciphertext_len"].as_u64().unwrap(), "len {n} {suite:?}");
-        assert_eq!(hex::encode(Sha256::digest(&ct)), s(vec, "ciphertext_sha256"), "sha {n} {suite:?}");
+        assert_eq!(
+            ct.len() as u64,
+            vec["ciphertext_len"].as_u64().unwrap(),
+            "len {n} {suite:?}"
+        );
+        assert_eq!(
+            hex::encode(Sha256::digest(&ct)),
+            s(vec, "ciphertext_sha256"),
+            "sha {n} {suite:?}"
+        );
         if let Some(full) = vec.get("ciphertext_hex") {
             assert_eq!(hex::encode(&ct), full.as_str().unwrap());
         }
@@ -52,7 +66,11 @@ fn dare_streams_match_minio_sio() {
             let want = first.as_str().unwrap();
             assert_eq!(&hex::encode(&ct)[..want.len()], want);
         }
-        assert_eq!(dare::decrypt(&key, &ct).unwrap(), pt, "decrypt {n} {suite:?}");
+        assert_eq!(
+            dare::decrypt(&key, &ct).unwrap(),
+            pt,
+            "decrypt {n} {suite:?}"
+        );
         if vec.get("decrypt_from_package_1_ok").is_some() {
             // Decrypt starting at package 1 with sequence number 1.
             let mut dec = Decryptor::new(&key, 1);
@@ -75,7 +93,10 @@ fn sealing_matches_minio() {
     let v = vectors();
     let sealing = &v["sealing"];
     let client_raw = STANDARD.decode(s(sealing, "client_key_b64")).unwrap();
-    assert_eq!(STANDARD.encode(Md5::digest(&client_raw)), s(sealing, "client_key_md5_b64"));
+    assert_eq!(
+        STANDARD.encode(Md5::digest(&client_raw)),
+        s(sealing, "client_key_md5_b64")
+    );
     let client = Key32::from_slice(&client_raw).unwrap();
     for vec in sealing["vectors"].as_array().unwrap() {
         let domain = match s(vec, "domain").as_str() {
@@ -91,13 +112,20 @@ fn sealing_matches_minio() {
         assert_eq!(hex::encode(kek.expose()), s(vec, "kek_hex"), "{domain:?}");
         let oek = ObjectKey::derive(&client, &hex32(&s(vec, "random32_hex")));
         assert_eq!(hex::encode(oek.0.expose()), s(vec, "oek_hex"));
-        let nonce: [u8; 12] = hex::decode(s(vec, "seal_nonce_hex")).unwrap().try_into().unwrap();
+        let nonce: [u8; 12] = hex::decode(s(vec, "seal_nonce_hex"))
+            .unwrap()
+            .try_into()
+            .unwrap();
         let sealed = oek.seal_with_nonce(&kek, nonce).unwrap();
         assert_eq!(sealed.len(), 64);
         assert_eq!(STANDARD.encode(&sealed), s(vec, "sealed_oek_b64"));
-        let opened = ObjectKey::unseal(&STANDARD.decode(s(vec, "sealed_oek_b64")).unwrap(), &kek).unwrap();
+        let opened =
+            ObjectKey::unseal(&STANDARD.decode(s(vec, "sealed_oek_b64")).unwrap(), &kek).unwrap();
         assert_eq!(hex::encode(opened.0.expose()), s(vec, "oek_hex"));
-        assert_eq!(hex::encode(oek.part_key(1).expose()), s(vec, "part1_key_hex"));
+        assert_eq!(
+            hex::encode(oek.part_key(1).expose()),
+            s(vec, "part1_key_hex")
+        );
         assert_eq!(hex::encode(oek.etag_key().expose()), s(vec, "etag_key_hex"));
         // A different path or key does not open it.
         let other = keys::kek(&client, &iv, domain, &bucket, "other");
@@ -107,9 +135,13 @@ fn sealing_matches_minio() {
 
 #[test]
 fn spec_table_3_3() {
-    let a = STANDARD.decode("pO3upElrwuEXSoFwCfnZPdSsmt/xWeFa0N9KgDijwVs=").unwrap();
+    let a = STANDARD
+        .decode("pO3upElrwuEXSoFwCfnZPdSsmt/xWeFa0N9KgDijwVs=")
+        .unwrap();
     assert_eq!(STANDARD.encode(Md5::digest(&a)), "DWygnHRtgiJ77HCm+1rvHw==");
-    let b = STANDARD.decode("6b+WOZ1T3cqZMxgThRcXAQBrS5mXKdDUphvpxptl9/4=").unwrap();
+    let b = STANDARD
+        .decode("6b+WOZ1T3cqZMxgThRcXAQBrS5mXKdDUphvpxptl9/4=")
+        .unwrap();
     assert_eq!(STANDARD.encode(Md5::digest(&b)), "arxBvwY2V4SiOne6yppVPQ==");
     let key_a = Key32::from_slice(&a).unwrap();
     let iv: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -140,7 +172,10 @@ fn dare_sizes_and_tampering() {
         let pt: Vec<u8> = (0..n).map(|i| (i * 7 % 256) as u8).collect();
         let mut enc = Encryptor::new(&key).unwrap();
         let ct = dare::encrypt(&mut enc, &pt).unwrap();
-        assert_eq!(ct.len() as u64, object_server::sse::range::encrypted_size(n as u64));
+        assert_eq!(
+            ct.len() as u64,
+            object_server::sse::range::encrypted_size(n as u64)
+        );
         assert_eq!(dare::decrypt(&key, &ct).unwrap(), pt);
         if n == 0 {
             assert!(ct.is_empty());
@@ -149,8 +184,14 @@ fn dare_sizes_and_tampering() {
         let mut flipped = ct.clone();
         let mid = ct.len() / 2;
         flipped[mid] ^= 0x80;
-        assert!(dare::decrypt(&key, &flipped).is_err(), "bit flip at {mid} of {n}");
-        assert!(dare::decrypt(&key, &ct[..ct.len() - 16]).is_err(), "truncated {n}");
+        assert!(
+            dare::decrypt(&key, &flipped).is_err(),
+            "bit flip at {mid} of {n}"
+        );
+        assert!(
+            dare::decrypt(&key, &ct[..ct.len() - 16]).is_err(),
+            "truncated {n}"
+        );
         if ct.len() > 2 * MAX_PACKAGE {
             let mut swapped = ct.clone();
             swapped[..MAX_PACKAGE].copy_from_slice(&ct[MAX_PACKAGE..2 * MAX_PACKAGE]);
@@ -159,7 +200,10 @@ fn dare_sizes_and_tampering() {
             // dropping a whole middle package is detected too
             let mut dropped = ct[..MAX_PACKAGE].to_vec();
             dropped.extend_from_slice(&ct[2 * MAX_PACKAGE..]);
-            assert!(dare::decrypt(&key, &dropped).is_err(), "dropped package {n}");
+            assert!(
+                dare::decrypt(&key, &dropped).is_err(),
+                "dropped package {n}"
+            );
         }
     }
 }

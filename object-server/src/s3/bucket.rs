@@ -15,7 +15,10 @@ pub fn owner() -> Owner {
 }
 
 impl ObjectServer {
-    pub(super) async fn do_create_bucket(&self, req: S3Request<CreateBucketInput>) -> Result<CreateBucketOutput> {
+    pub(super) async fn do_create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> Result<CreateBucketOutput> {
         let bucket = &req.input.bucket;
         self.store.create_bucket(bucket).await?;
         Ok(CreateBucketOutput {
@@ -23,7 +26,10 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_head_bucket(&self, req: S3Request<HeadBucketInput>) -> Result<HeadBucketOutput> {
+    pub(super) async fn do_head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> Result<HeadBucketOutput> {
         self.store.head_bucket(&req.input.bucket).await?;
         Ok(HeadBucketOutput {
             bucket_region: Some("us-east-1".to_owned()),
@@ -31,12 +37,18 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> Result<DeleteBucketOutput> {
+    pub(super) async fn do_delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> Result<DeleteBucketOutput> {
         self.store.delete_bucket(&req.input.bucket).await?;
         Ok(DeleteBucketOutput::default())
     }
 
-    pub(super) async fn do_list_buckets(&self, req: S3Request<ListBucketsInput>) -> Result<ListBucketsOutput> {
+    pub(super) async fn do_list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> Result<ListBucketsOutput> {
         let prefix = req.input.prefix.clone().unwrap_or_default();
         let buckets = self
             .store

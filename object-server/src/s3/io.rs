@@ -35,14 +35,22 @@ pub struct WriteOutcome {
 
 /// Writes `body` into `temp`, encrypting it as one DARE stream when `key` is given. Stops with
 /// `EntityTooLarge` past `max_size` plaintext bytes.
-pub async fn write_body<S, E>(temp: &mut TempFile, mut body: S, key: Option<&Key32>, max_size: u64) -> Result<WriteOutcome>
+pub async fn write_body<S, E>(
+    temp: &mut TempFile,
+    mut body: S,
+    key: Option<&Key32>,
+    max_size: u64,
+) -> Result<WriteOutcome>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut md5 = Md5::new();
     let mut size = 0u64;
-    let mut enc = key.map(|k| Encryptor::new(k.expose())).transpose().map_err(Error::internal)?;
+    let mut enc = key
+        .map(|k| Encryptor::new(k.expose()))
+        .transpose()
+        .map_err(Error::internal)?;
     let mut pending: Vec<u8> = Vec::new();
     let mut sealed = Vec::with_capacity(MAX_PACKAGE);
     while let Some(chunk) = body.next().await {
@@ -62,7 +70,8 @@ where
                 while !data.is_empty() {
                     if pending.len() == PACKAGE_SIZE {
                         sealed.clear();
-                        enc.seal_package(&pending, false, &mut sealed).map_err(Error::internal)?;
+                        enc.seal_package(&pending, false, &mut sealed)
+                            .map_err(Error::internal)?;
                         temp.write(&sealed).await?;
                         pending.clear();
                     }
@@ -77,7 +86,8 @@ where
         && !pending.is_empty()
     {
         sealed.clear();
-        enc.seal_package(&pending, true, &mut sealed).map_err(Error::internal)?;
+        enc.seal_package(&pending, true, &mut sealed)
+            .map_err(Error::internal)?;
         temp.write(&sealed).await?;
     }
     Ok(WriteOutcome {
@@ -88,7 +98,12 @@ where
 }
 
 /// Appends `len` bytes of `file` starting at `offset` to `temp` unchanged.
-pub async fn copy_raw(temp: &mut TempFile, file: Arc<std::fs::File>, offset: u64, len: u64) -> Result<()> {
+pub async fn copy_raw(
+    temp: &mut TempFile,
+    file: Arc<std::fs::File>,
+    offset: u64,
+    len: u64,
+) -> Result<()> {
     let mut stream = raw_stream(file, offset, len);
     while let Some(chunk) = stream.next().await {
         temp.write(&chunk.map_err(Error::internal)?).await?;
@@ -129,7 +144,8 @@ impl Stream for ChannelBody {
 
 impl ByteStream for ChannelBody {
     fn remaining_length(&self) -> RemainingLength {
-        usize::try_from(self.remaining).map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
+        usize::try_from(self.remaining)
+            .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
     }
 }
 
@@ -160,7 +176,10 @@ fn raw_stream(file: Arc<std::fs::File>, offset: u64, len: u64) -> ChannelBody {
 }
 
 fn tampered(msg: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("object data not authentic: {msg}"))
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("object data not authentic: {msg}"),
+    )
 }
 
 fn decrypt_segments(
@@ -174,12 +193,16 @@ fn decrypt_segments(
     let mut left = plan.len;
     let mut buf = vec![0u8; MAX_PACKAGE];
     for seg in &plan.segments {
-        let key = keys.get(seg.stream_index).ok_or_else(|| tampered("missing stream key"))?;
+        let key = keys
+            .get(seg.stream_index)
+            .ok_or_else(|| tampered("missing stream key"))?;
         let mut dec = Decryptor::new(key.expose(), seg.start_seq);
         let mut pos = seg.enc_offset;
         let end = seg.enc_offset + seg.enc_len;
         while pos < end && left > 0 {
-            let header = buf.get_mut(..HEADER_SIZE).ok_or_else(|| tampered("buffer"))?;
+            let header = buf
+                .get_mut(..HEADER_SIZE)
+                .ok_or_else(|| tampered("buffer"))?;
             file.read_exact_at(header, base + pos)?;
             let pkg_len = Decryptor::package_len(header).map_err(|e| tampered(&e.to_string()))?;
             if pos + pkg_len as u64 > end {
@@ -187,7 +210,9 @@ fn decrypt_segments(
             }
             let pkg = buf.get_mut(..pkg_len).ok_or_else(|| tampered("buffer"))?;
             file.read_exact_at(pkg, base + pos)?;
-            let plain = dec.open_package(pkg).map_err(|e| tampered(&e.to_string()))?;
+            let plain = dec
+                .open_package(pkg)
+                .map_err(|e| tampered(&e.to_string()))?;
             pos += pkg_len as u64;
             let expect_final = pos == end && seg.reaches_end;
             if dec.finished() != expect_final {
@@ -199,7 +224,10 @@ fn decrypt_segments(
             let take = usize::try_from(left.min(avail.len() as u64)).unwrap_or(avail.len());
             if take > 0 {
                 left -= take as u64;
-                if tx.blocking_send(Ok(Bytes::copy_from_slice(&avail[..take]))).is_err() {
+                if tx
+                    .blocking_send(Ok(Bytes::copy_from_slice(&avail[..take])))
+                    .is_err()
+                {
                     return Ok(());
                 }
             }

@@ -15,7 +15,12 @@ use crate::storage::ObjectMeta;
 pub const MAX_KEYS: usize = 1000;
 
 /// Characters left unescaped by `encoding-type=url` (RFC 3986 unreserved plus `/`).
-const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// One page of a listing.
 #[derive(Debug, Default)]
@@ -31,7 +36,13 @@ pub struct Page<'a> {
 }
 
 /// Paginates `all` (sorted by key, already filtered by `prefix`) after `after`.
-pub fn page<'a>(all: &'a [ObjectMeta], prefix: &str, delimiter: Option<&str>, after: Option<&str>, max_keys: usize) -> Page<'a> {
+pub fn page<'a>(
+    all: &'a [ObjectMeta],
+    prefix: &str,
+    delimiter: Option<&str>,
+    after: Option<&str>,
+    max_keys: usize,
+) -> Page<'a> {
     let mut p = Page::default();
     let delimiter = delimiter.filter(|d| !d.is_empty());
     for meta in all {
@@ -40,7 +51,8 @@ pub fn page<'a>(all: &'a [ObjectMeta], prefix: &str, delimiter: Option<&str>, af
         }
         let common = delimiter.and_then(|d| {
             let rest = meta.key.get(prefix.len()..)?;
-            rest.find(d).map(|i| meta.key[..prefix.len() + i + d.len()].to_owned())
+            rest.find(d)
+                .map(|i| meta.key[..prefix.len() + i + d.len()].to_owned())
         });
         if let Some(cp) = &common {
             // Already returned (on this page, or it is the marker itself).
@@ -69,7 +81,9 @@ pub fn page<'a>(all: &'a [ObjectMeta], prefix: &str, delimiter: Option<&str>, af
 fn max_keys(v: Option<i32>) -> Result<usize> {
     match v {
         None => Ok(MAX_KEYS),
-        Some(n) if n < 0 => Err(Error::InvalidArgument("max-keys cannot be negative".to_owned())),
+        Some(n) if n < 0 => Err(Error::InvalidArgument(
+            "max-keys cannot be negative".to_owned(),
+        )),
         Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
     }
 }
@@ -78,9 +92,19 @@ fn encoder(encoding: Option<&EncodingType>) -> Result<impl Fn(&str) -> String + 
     let url = match encoding.map(EncodingType::as_str) {
         None => false,
         Some(EncodingType::URL) => true,
-        Some(_) => return Err(Error::InvalidArgument("Invalid Encoding Method specified in Request".to_owned())),
+        Some(_) => {
+            return Err(Error::InvalidArgument(
+                "Invalid Encoding Method specified in Request".to_owned(),
+            ));
+        }
     };
-    Ok(move |s: &str| if url { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_owned() })
+    Ok(move |s: &str| {
+        if url {
+            utf8_percent_encode(s, URL_ENCODE).to_string()
+        } else {
+            s.to_owned()
+        }
+    })
 }
 
 fn object_entry(meta: &ObjectMeta, enc: &impl Fn(&str) -> String) -> Object {
@@ -89,13 +113,18 @@ fn object_entry(meta: &ObjectMeta, enc: &impl Fn(&str) -> String) -> Object {
         e_tag: Some(ETag::Strong(client_etag(meta))),
         last_modified: Some(timestamp(meta.last_modified_ns)),
         size: i64::try_from(meta.size).ok(),
-        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
         ..Default::default()
     }
 }
 
 impl ObjectServer {
-    pub(super) async fn do_list_objects(&self, req: S3Request<ListObjectsInput>) -> Result<ListObjectsOutput> {
+    pub(super) async fn do_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> Result<ListObjectsOutput> {
         let input = req.input;
         let enc = encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -109,12 +138,18 @@ impl ObjectServer {
             marker: Some(input.marker.as_deref().map(&enc).unwrap_or_default()),
             max_keys: i32::try_from(max).ok(),
             is_truncated: Some(p.truncated),
-            next_marker: if p.truncated { p.last.as_deref().map(&enc) } else { None },
+            next_marker: if p.truncated {
+                p.last.as_deref().map(&enc)
+            } else {
+                None
+            },
             contents: Some(p.contents.iter().map(|m| object_entry(m, &enc)).collect()),
             common_prefixes: Some(
                 p.prefixes
                     .iter()
-                    .map(|c| CommonPrefix { prefix: Some(enc(c)) })
+                    .map(|c| CommonPrefix {
+                        prefix: Some(enc(c)),
+                    })
                     .collect(),
             ),
             delimiter: input.delimiter.as_deref().map(&enc),
@@ -123,7 +158,10 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> Result<ListObjectsV2Output> {
+    pub(super) async fn do_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> Result<ListObjectsV2Output> {
         let input = req.input;
         let enc = encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -134,14 +172,27 @@ impl ObjectServer {
                     .decode(token)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Error::InvalidArgument("The continuation token provided is incorrect".to_owned()))?;
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(
+                            "The continuation token provided is incorrect".to_owned(),
+                        )
+                    })?;
                 Some(raw)
             }
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
         let all = self.store.list_objects(&input.bucket, &prefix).await?;
-        let p = page(&all, &prefix, input.delimiter.as_deref(), after.as_deref(), max);
-        let owner = input.fetch_owner.unwrap_or(false).then(super::bucket::owner);
+        let p = page(
+            &all,
+            &prefix,
+            input.delimiter.as_deref(),
+            after.as_deref(),
+            max,
+        );
+        let owner = input
+            .fetch_owner
+            .unwrap_or(false)
+            .then(super::bucket::owner);
         let contents: Vec<Object> = p
             .contents
             .iter()
@@ -166,7 +217,9 @@ impl ObjectServer {
             common_prefixes: Some(
                 p.prefixes
                     .iter()
-                    .map(|c| CommonPrefix { prefix: Some(enc(c)) })
+                    .map(|c| CommonPrefix {
+                        prefix: Some(enc(c)),
+                    })
                     .collect(),
             ),
             delimiter: input.delimiter.as_deref().map(&enc),
@@ -193,7 +246,10 @@ mod tests {
 
     #[test]
     fn pagination_and_delimiter() {
-        let mut all: Vec<ObjectMeta> = ["a/1", "a/2", "b", "c/x/y", "c/z", "d", "é"].iter().map(|k| meta(k)).collect();
+        let mut all: Vec<ObjectMeta> = ["a/1", "a/2", "b", "c/x/y", "c/z", "d", "é"]
+            .iter()
+            .map(|k| meta(k))
+            .collect();
         all.sort_by(|a, b| a.key.cmp(&b.key));
         let p = page(&all, "", Some("/"), None, 1000);
         assert_eq!(keys(&p), ["b", "d", "é"]);
@@ -214,7 +270,11 @@ mod tests {
         let p = page(&all, "", Some("/"), Some("a/"), 1000);
         assert_eq!(keys(&p), ["b", "d", "é"]);
         // prefix + delimiter
-        let sub: Vec<ObjectMeta> = all.iter().filter(|m| m.key.starts_with("c/")).cloned().collect();
+        let sub: Vec<ObjectMeta> = all
+            .iter()
+            .filter(|m| m.key.starts_with("c/"))
+            .cloned()
+            .collect();
         let p = page(&sub, "c/", Some("/"), None, 1000);
         assert_eq!(p.prefixes, ["c/x/"]);
         assert_eq!(keys(&p), ["c/z"]);

@@ -48,7 +48,8 @@ impl ObjectServer {
 }
 
 fn timestamp(ns: u64) -> Timestamp {
-    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Timestamp::from(dt)
 }
 
@@ -59,7 +60,9 @@ fn unix_seconds(ts: &Timestamp) -> i64 {
 /// Strips surrounding quotes (and a weak prefix) from a client-sent ETag.
 fn unquote(etag: &str) -> &str {
     let e = etag.strip_prefix("W/").unwrap_or(etag);
-    e.strip_prefix('"').and_then(|e| e.strip_suffix('"')).unwrap_or(e)
+    e.strip_prefix('"')
+        .and_then(|e| e.strip_suffix('"'))
+        .unwrap_or(e)
 }
 
 /// The ETag clients see for a stored object (without quotes).
@@ -102,7 +105,9 @@ fn parse_content_md5(v: Option<&String>) -> Result<Option<[u8; 16]>> {
 
 /// Checks user metadata size and copies it into a sorted map.
 fn user_metadata(m: Option<&Metadata>) -> Result<BTreeMap<String, String>> {
-    let Some(m) = m else { return Ok(BTreeMap::new()) };
+    let Some(m) = m else {
+        return Ok(BTreeMap::new());
+    };
     let total: usize = m.iter().map(|(k, v)| k.len() + v.len()).sum();
     if total > MAX_USER_METADATA {
         return Err(Error::MetadataTooLarge);
@@ -141,19 +146,31 @@ fn ok<T>(output: T) -> S3Result<S3Response<T>> {
 
 #[async_trait::async_trait]
 impl S3 for ObjectServer {
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         ok(self.do_create_bucket(req).await?)
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         ok(self.do_head_bucket(req).await?)
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         ok(self.do_delete_bucket(req).await?)
     }
 
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         ok(self.do_list_buckets(req).await?)
     }
 
@@ -161,39 +178,66 @@ impl S3 for ObjectServer {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        self.store.head_bucket(&req.input.bucket).await.map_err(Error::from)?;
+        self.store
+            .head_bucket(&req.input.bucket)
+            .await
+            .map_err(Error::from)?;
         ok(GetBucketLocationOutput::default())
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         ok(self.do_put_object(req).await?)
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         ok(self.do_get_object(req).await?)
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         ok(self.do_head_object(req).await?)
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         ok(self.do_delete_object(req).await?)
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         ok(self.do_delete_objects(req).await?)
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         ok(self.do_copy_object(req).await?)
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         ok(self.do_list_objects(req).await?)
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         ok(self.do_list_objects_v2(req).await?)
     }
 
@@ -204,11 +248,17 @@ impl S3 for ObjectServer {
         ok(self.do_create_multipart_upload(req).await?)
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         ok(self.do_upload_part(req).await?)
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         ok(self.do_upload_part_copy(req).await?)
     }
 
@@ -226,7 +276,10 @@ impl S3 for ObjectServer {
         ok(self.do_abort_multipart_upload(req).await?)
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         ok(self.do_list_parts(req).await?)
     }
 

@@ -8,11 +8,13 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
 use super::io::{self, Decode};
-use super::object::{ContentHeaders, check_conditions, check_sizes, new_meta, sealed_etag, stream_keys};
+use super::object::{
+    ContentHeaders, check_conditions, check_sizes, new_meta, sealed_etag, stream_keys,
+};
 use super::ssec::{self, WriteOp};
 use super::{
-    MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, client_etag, layout, parse_content_md5, ssec_echo, timestamp, unquote,
-    user_metadata,
+    MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, client_etag, layout, parse_content_md5,
+    ssec_echo, timestamp, unquote, user_metadata,
 };
 use crate::error::{Error, Result};
 use crate::sse::keys::ObjectKey;
@@ -35,7 +37,11 @@ fn part_number(n: i32) -> Result<u32> {
 /// Parses `x-amz-copy-source-range: bytes=first-last` against the source size.
 fn copy_source_range(v: Option<&String>, size: u64) -> Result<(u64, u64)> {
     let Some(v) = v else { return Ok((0, size)) };
-    let bad = || Error::InvalidArgument(format!("Range specified is not valid for source object of size: {size}"));
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "Range specified is not valid for source object of size: {size}"
+        ))
+    };
     let spec = v.strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.parse().map_err(|_| bad())?;
@@ -49,14 +55,26 @@ fn copy_source_range(v: Option<&String>, size: u64) -> Result<(u64, u64)> {
 impl ObjectServer {
     /// The upload's OEK for a part request: SSE-C uploads need the SSE-C headers (wrong key →
     /// 403); plain uploads refuse them.
-    fn part_key(&self, upload: &UploadHandle, ssec_hdrs: SseCHeaders<'_>, required: bool) -> Result<Option<(ObjectKey, CustomerKey)>> {
+    fn part_key(
+        &self,
+        upload: &UploadHandle,
+        ssec_hdrs: SseCHeaders<'_>,
+        required: bool,
+    ) -> Result<Option<(ObjectKey, CustomerKey)>> {
         let stored = StoredEncryption::from_metadata(&upload.meta.template.internal)?;
         match stored {
             StoredEncryption::SseC(sealed) => {
                 if !ssec_hdrs.requested() {
-                    return if required { Err(Error::MultipartEncryptionMismatch) } else { Ok(None) };
+                    return if required {
+                        Err(Error::MultipartEncryptionMismatch)
+                    } else {
+                        Ok(None)
+                    };
                 }
-                let ck = ssec_hdrs.parse().map_err(ssec::ssec_error)?.ok_or(Error::MultipartEncryptionMismatch)?;
+                let ck = ssec_hdrs
+                    .parse()
+                    .map_err(ssec::ssec_error)?
+                    .ok_or(Error::MultipartEncryptionMismatch)?;
                 let oek = sealed
                     .open(ck.key(), &upload.meta.bucket, &upload.meta.key)
                     .map_err(|_| Error::AccessDenied)?;
@@ -88,7 +106,9 @@ impl ObjectServer {
         let user = user_metadata(input.metadata.as_ref())?;
         let content = ContentHeaders {
             content_type: input.content_type.clone(),
-            content_encoding: input.content_encoding.clone(),
+            content_encoding: super::object::stored_content_encoding(
+                input.content_encoding.as_ref(),
+            ),
             content_disposition: input.content_disposition.clone(),
             content_language: input.content_language.clone(),
             cache_control: input.cache_control.clone(),
@@ -115,15 +135,24 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_upload_part(&self, req: S3Request<UploadPartInput>) -> Result<UploadPartOutput> {
+    pub(super) async fn do_upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> Result<UploadPartOutput> {
         let S3Request { input, headers, .. } = req;
         self.check_tls(&headers)?;
         let number = part_number(input.part_number)?;
         let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
-        if input.content_length.is_some_and(|l| u64::try_from(l).unwrap_or(0) > MAX_OBJECT_SIZE) {
+        if input
+            .content_length
+            .is_some_and(|l| u64::try_from(l).unwrap_or(0) > MAX_OBJECT_SIZE)
+        {
             return Err(Error::EntityTooLarge);
         }
-        let upload = self.store.open_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let upload = self
+            .store
+            .open_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
         let ssec_hdrs = SseCHeaders::new(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
@@ -134,7 +163,15 @@ impl ObjectServer {
         let mut temp = self.store.temp_file().await?;
         let out = match input.body {
             Some(body) => io::write_body(&mut temp, body, key.as_ref(), MAX_OBJECT_SIZE).await?,
-            None => io::write_body(&mut temp, futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(), key.as_ref(), 0).await?,
+            None => {
+                io::write_body(
+                    &mut temp,
+                    futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
+                    key.as_ref(),
+                    0,
+                )
+                .await?
+            }
         };
         if let Some(expected) = content_md5
             && expected != out.md5
@@ -164,23 +201,36 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> Result<UploadPartCopyOutput> {
+    pub(super) async fn do_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> Result<UploadPartCopyOutput> {
         let S3Request { input, headers, .. } = req;
         self.check_tls(&headers)?;
-        if ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id"]
-            .iter()
-            .any(|h| headers.contains_key(*h))
+        if [
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ]
+        .iter()
+        .any(|h| headers.contains_key(*h))
         {
-            return Err(Error::NotImplemented("UploadPartCopy with SSE-KMS is not implemented"));
+            return Err(Error::NotImplemented(
+                "UploadPartCopy with SSE-KMS is not implemented",
+            ));
         }
         let number = part_number(input.part_number)?;
         let (src_bucket, src_key) = match &input.copy_source {
             CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
-                return Err(Error::NotImplemented("Copy sources other than bucket/key are not supported"));
+                return Err(Error::NotImplemented(
+                    "Copy sources other than bucket/key are not supported",
+                ));
             }
         };
-        let upload = self.store.open_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let upload = self
+            .store
+            .open_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
         let src = self.store.open_object(&src_bucket, &src_key).await?;
         let src_stored = StoredEncryption::from_metadata(&src.meta.internal)?;
         let src_hdrs = SseCHeaders::new(
@@ -188,7 +238,13 @@ impl ObjectServer {
             input.copy_source_sse_customer_key.as_ref(),
             input.copy_source_sse_customer_key_md5.as_ref(),
         );
-        let src_open = ssec::open_for_read(&src_stored, src_hdrs, &src_bucket, &src_key, Error::SseCAlgorithm)?;
+        let src_open = ssec::open_for_read(
+            &src_stored,
+            src_hdrs,
+            &src_bucket,
+            &src_key,
+            Error::SseCAlgorithm,
+        )?;
         check_sizes(&src.meta, src_open.is_some())?;
         check_conditions(
             &client_etag(&src.meta),
@@ -210,7 +266,8 @@ impl ObjectServer {
             Some((oek, _)) => Decode::Dare(stream_keys(&src.meta, oek)),
             None => Decode::Plain,
         };
-        let plaintext = io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, offset, len);
+        let plaintext =
+            io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, offset, len);
         let key = opened.as_ref().map(|(oek, _)| oek.part_key(number));
         let mut temp = self.store.temp_file().await?;
         let out = io::write_body(&mut temp, plaintext, key.as_ref(), MAX_OBJECT_SIZE).await?;
@@ -252,7 +309,10 @@ impl ObjectServer {
         let S3Request { input, headers, .. } = req;
         self.check_tls(&headers)?;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
-        let upload = self.store.open_upload(bucket, key, &input.upload_id).await?;
+        let upload = self
+            .store
+            .open_upload(bucket, key, &input.upload_id)
+            .await?;
         let ssec_hdrs = SseCHeaders::new(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
@@ -270,13 +330,20 @@ impl ObjectServer {
         let mut md5 = Md5::new();
         let mut prev = 0u32;
         for (i, p) in requested.iter().enumerate() {
-            let number = p.part_number.ok_or(Error::MalformedXml).and_then(part_number)?;
+            let number = p
+                .part_number
+                .ok_or(Error::MalformedXml)
+                .and_then(part_number)?;
             if number <= prev {
                 return Err(Error::InvalidPartOrder);
             }
             prev = number;
             let have = stored.get(&number).ok_or(Error::InvalidPart)?;
-            let sent = p.e_tag.as_ref().map(|e| unquote(e.value()).to_owned()).ok_or(Error::InvalidPart)?;
+            let sent = p
+                .e_tag
+                .as_ref()
+                .map(|e| unquote(e.value()).to_owned())
+                .ok_or(Error::InvalidPart)?;
             if sent != have.etag {
                 return Err(Error::InvalidPart);
             }
@@ -337,14 +404,23 @@ impl ObjectServer {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> Result<AbortMultipartUploadOutput> {
         let input = req.input;
-        let upload = self.store.open_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let upload = self
+            .store
+            .open_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
         self.store.remove_upload(&upload).await?;
         Ok(AbortMultipartUploadOutput::default())
     }
 
-    pub(super) async fn do_list_parts(&self, req: S3Request<ListPartsInput>) -> Result<ListPartsOutput> {
+    pub(super) async fn do_list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> Result<ListPartsOutput> {
         let input = req.input;
-        let upload = self.store.open_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let upload = self
+            .store
+            .open_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
         let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
         let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
         let all = self.store.list_parts(&upload).await?;
@@ -357,7 +433,11 @@ impl ObjectServer {
             upload_id: Some(input.upload_id.clone()),
             max_parts: i32::try_from(max).ok(),
             part_number_marker: input.part_number_marker,
-            next_part_number_marker: if truncated { page.last().and_then(|p| i32::try_from(p.number).ok()) } else { None },
+            next_part_number_marker: if truncated {
+                page.last().and_then(|p| i32::try_from(p.number).ok())
+            } else {
+                None
+            },
             is_truncated: Some(truncated),
             owner: Some(super::bucket::owner()),
             initiator: Some(Initiator {
@@ -393,7 +473,9 @@ impl ObjectServer {
         let uploads = self.store.list_uploads(&input.bucket).await?;
         let mut rest = uploads.iter().filter(|u| {
             u.key.starts_with(&prefix)
-                && (key_marker.is_empty() || u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker))
+                && (key_marker.is_empty()
+                    || u.key > key_marker
+                    || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker))
         });
         let page: Vec<_> = rest.by_ref().take(max).collect();
         let truncated = rest.next().is_some();
@@ -404,8 +486,16 @@ impl ObjectServer {
             upload_id_marker: input.upload_id_marker.clone(),
             max_uploads: i32::try_from(max).ok(),
             is_truncated: Some(truncated),
-            next_key_marker: if truncated { page.last().map(|u| u.key.clone()) } else { None },
-            next_upload_id_marker: if truncated { page.last().map(|u| u.upload_id.clone()) } else { None },
+            next_key_marker: if truncated {
+                page.last().map(|u| u.key.clone())
+            } else {
+                None
+            },
+            next_upload_id_marker: if truncated {
+                page.last().map(|u| u.upload_id.clone())
+            } else {
+                None
+            },
             uploads: Some(
                 page.iter()
                     .map(|u| MultipartUpload {

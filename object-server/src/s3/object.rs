@@ -9,8 +9,8 @@ use s3s::dto::*;
 use super::io::{self, Decode};
 use super::ssec::{self, WriteOp};
 use super::{
-    MAX_OBJECT_SIZE, ObjectServer, client_etag, format_http_date, layout, metadata_out, parse_content_md5,
-    parse_http_date, ssec_echo, timestamp, unix_seconds, unquote, user_metadata,
+    MAX_OBJECT_SIZE, ObjectServer, client_etag, format_http_date, layout, metadata_out,
+    parse_content_md5, parse_http_date, ssec_echo, timestamp, unix_seconds, unquote, user_metadata,
 };
 use crate::error::{Error, Result};
 use crate::sse::keys::{Key32, ObjectKey};
@@ -29,6 +29,16 @@ pub struct ContentHeaders {
     pub content_language: Option<String>,
     pub cache_control: Option<String>,
     pub expires: Option<Timestamp>,
+}
+
+/// `Content-Encoding` without the transport-only `aws-chunked` token (S3 never stores it).
+pub fn stored_content_encoding(v: Option<&String>) -> Option<String> {
+    let kept: Vec<&str> = v?
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
 }
 
 /// A new object's metadata skeleton.
@@ -74,7 +84,13 @@ pub fn stream_keys(meta: &ObjectMeta, oek: &ObjectKey) -> Vec<Key32> {
 
 /// Checks stored sizes against the encryption state (tampering → `ObjectTampered`).
 pub fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
-    let expect = |plain: u64| if encrypted { encrypted_size(plain) } else { plain };
+    let expect = |plain: u64| {
+        if encrypted {
+            encrypted_size(plain)
+        } else {
+            plain
+        }
+    };
     let consistent = if meta.parts.is_empty() {
         expect(meta.size) == meta.stored_size
     } else {
@@ -87,7 +103,10 @@ pub fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
     } else if encrypted {
         Err(Error::ObjectTampered)
     } else {
-        Err(Error::Internal(format!("object {:?}: size mismatch", meta.key)))
+        Err(Error::Internal(format!(
+            "object {:?}: size mismatch",
+            meta.key
+        )))
     }
 }
 
@@ -182,11 +201,19 @@ impl ObjectServer {
         if let Some(n) = r.part_number {
             let parts = &handle.meta.parts;
             let count = parts.len().max(1);
-            let idx = usize::try_from(n).ok().filter(|n| (1..=count).contains(n)).ok_or(Error::InvalidRange)?;
+            let idx = usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=count).contains(n))
+                .ok_or(Error::InvalidRange)?;
             if !parts.is_empty() {
                 offset = parts[..idx - 1].iter().map(|p| p.size).sum();
                 len = parts[idx - 1].size;
-                content_range = Some(format!("bytes {}-{}/{}", offset, (offset + len).saturating_sub(1), size));
+                content_range = Some(format!(
+                    "bytes {}-{}/{}",
+                    offset,
+                    (offset + len).saturating_sub(1),
+                    size
+                ));
             }
             parts_count = i32::try_from(count).ok();
         } else if let Some(range) = r.range {
@@ -206,7 +233,10 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> Result<PutObjectOutput> {
+    pub(super) async fn do_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> Result<PutObjectOutput> {
         let S3Request { input, headers, .. } = req;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
         let ssec = SseCHeaders::new(
@@ -214,10 +244,14 @@ impl ObjectServer {
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
         );
-        let enc = self.write_encryption(&headers, ssec, WriteOp::PutObject { bucket, key }, false)?;
+        let enc =
+            self.write_encryption(&headers, ssec, WriteOp::PutObject { bucket, key }, false)?;
         let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
         let user = user_metadata(input.metadata.as_ref())?;
-        if input.content_length.is_some_and(|l| u64::try_from(l).unwrap_or(0) > MAX_OBJECT_SIZE) {
+        if input
+            .content_length
+            .is_some_and(|l| u64::try_from(l).unwrap_or(0) > MAX_OBJECT_SIZE)
+        {
             return Err(Error::EntityTooLarge);
         }
         self.store.head_bucket(bucket).await?;
@@ -246,7 +280,7 @@ impl ObjectServer {
         }
         let content = ContentHeaders {
             content_type: input.content_type.clone(),
-            content_encoding: input.content_encoding.clone(),
+            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
             content_disposition: input.content_disposition.clone(),
             content_language: input.content_language.clone(),
             cache_control: input.cache_control.clone(),
@@ -261,7 +295,15 @@ impl ObjectServer {
         let oek = ssec_state.as_ref().map(|((_, oek), _)| &oek.0);
         let out = match input.body {
             Some(body) => io::write_body(&mut temp, body, oek, MAX_OBJECT_SIZE).await?,
-            None => io::write_body(&mut temp, futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(), oek, 0).await?,
+            None => {
+                io::write_body(
+                    &mut temp,
+                    futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
+                    oek,
+                    0,
+                )
+                .await?
+            }
         };
         if let Some(expected) = content_md5
             && expected != out.md5
@@ -288,7 +330,10 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> Result<GetObjectOutput> {
+    pub(super) async fn do_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> Result<GetObjectOutput> {
         let S3Request { input, headers, .. } = req;
         let setup = self
             .setup_read(
@@ -341,7 +386,10 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_head_object(&self, req: S3Request<HeadObjectInput>) -> Result<HeadObjectOutput> {
+    pub(super) async fn do_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> Result<HeadObjectOutput> {
         let S3Request { input, headers, .. } = req;
         let setup = self
             .setup_read(
@@ -385,12 +433,20 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_delete_object(&self, req: S3Request<DeleteObjectInput>) -> Result<DeleteObjectOutput> {
-        self.store.delete_object(&req.input.bucket, &req.input.key).await?;
+    pub(super) async fn do_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> Result<DeleteObjectOutput> {
+        self.store
+            .delete_object(&req.input.bucket, &req.input.key)
+            .await?;
         Ok(DeleteObjectOutput::default())
     }
 
-    pub(super) async fn do_delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> Result<DeleteObjectsOutput> {
+    pub(super) async fn do_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> Result<DeleteObjectsOutput> {
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(Error::MalformedXml);
@@ -427,12 +483,17 @@ impl ObjectServer {
         })
     }
 
-    pub(super) async fn do_copy_object(&self, req: S3Request<CopyObjectInput>) -> Result<CopyObjectOutput> {
+    pub(super) async fn do_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> Result<CopyObjectOutput> {
         let S3Request { input, headers, .. } = req;
         let (src_bucket, src_key) = match &input.copy_source {
             CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
-                return Err(Error::NotImplemented("Copy sources other than bucket/key are not supported"));
+                return Err(Error::NotImplemented(
+                    "Copy sources other than bucket/key are not supported",
+                ));
             }
         };
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
@@ -447,18 +508,35 @@ impl ObjectServer {
             input.copy_source_sse_customer_key_md5.as_ref(),
         );
         self.check_tls(&headers)?;
-        let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
+        let replace = match input
+            .metadata_directive
+            .as_ref()
+            .map(MetadataDirective::as_str)
+        {
             None | Some(MetadataDirective::COPY) => false,
             Some(MetadataDirective::REPLACE) => true,
-            Some(_) => return Err(Error::InvalidArgument("Unknown metadata directive.".to_owned())),
+            Some(_) => {
+                return Err(Error::InvalidArgument(
+                    "Unknown metadata directive.".to_owned(),
+                ));
+            }
         };
         self.store.head_bucket(bucket).await?;
         let src = self.store.open_object(&src_bucket, &src_key).await?;
         let src_stored = StoredEncryption::from_metadata(&src.meta.internal)?;
         let same_object = src_bucket == bucket && src_key == key;
         // Source key first (MinIO parses the copy source before the destination).
-        let rotation = same_object && matches!(src_stored, StoredEncryption::SseC(_)) && src_ssec.requested() && dest_ssec.requested();
-        let src_open = match ssec::open_for_read(&src_stored, src_ssec, &src_bucket, &src_key, Error::SseCAlgorithm) {
+        let rotation = same_object
+            && matches!(src_stored, StoredEncryption::SseC(_))
+            && src_ssec.requested()
+            && dest_ssec.requested();
+        let src_open = match ssec::open_for_read(
+            &src_stored,
+            src_ssec,
+            &src_bucket,
+            &src_key,
+            Error::SseCAlgorithm,
+        ) {
             Err(Error::AccessDenied) if rotation => {
                 // Same key on both sides that does not open the object → InvalidArgument.
                 let old = src_ssec.parse().map_err(ssec::ssec_error)?;
@@ -492,7 +570,7 @@ impl ObjectServer {
         let content = if replace {
             ContentHeaders {
                 content_type: input.content_type.clone(),
-                content_encoding: input.content_encoding.clone(),
+                content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
                 content_disposition: input.content_disposition.clone(),
                 content_language: input.content_language.clone(),
                 cache_control: input.cache_control.clone(),
@@ -551,13 +629,26 @@ impl ObjectServer {
             Some((oek, _)) => Decode::Dare(stream_keys(&src.meta, oek)),
             None => Decode::Plain,
         };
-        let plaintext = io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, 0, src.meta.size);
+        let plaintext = io::read_plaintext(
+            src.file.clone(),
+            0,
+            layout(&src.meta),
+            decode,
+            0,
+            src.meta.size,
+        );
         let dest_state = match &dest_enc {
             Encryption::SseC(ck) => Some((SealedObjectKey::create(ck.key(), bucket, key)?, ck)),
             Encryption::None => None,
         };
         let mut temp = self.store.temp_file().await?;
-        let out = io::write_body(&mut temp, plaintext, dest_state.as_ref().map(|((_, oek), _)| &oek.0), MAX_OBJECT_SIZE).await?;
+        let out = io::write_body(
+            &mut temp,
+            plaintext,
+            dest_state.as_ref().map(|((_, oek), _)| &oek.0),
+            MAX_OBJECT_SIZE,
+        )
+        .await?;
         if out.size != src.meta.size {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }

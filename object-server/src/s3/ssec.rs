@@ -5,9 +5,9 @@ use http::HeaderMap;
 
 use super::ObjectServer;
 use crate::error::{Error, Result};
+use crate::sse::StoredEncryption;
 use crate::sse::keys::ObjectKey;
 use crate::sse::params::{CustomerKey, Encryption, SseCError, SseCHeaders};
-use crate::sse::StoredEncryption;
 
 const COPY_SOURCE_SSEC: [&str; 3] = [
     "x-amz-copy-source-server-side-encryption-customer-algorithm",
@@ -51,9 +51,9 @@ pub fn ssec_error(e: SseCError) -> Error {
 
 fn write_error(op: WriteOp<'_>, e: Error, crypto_text: &str) -> Error {
     match op {
-        WriteOp::PutObject { bucket, key } => {
-            Error::InvalidArgument(format!("Invalid arguments provided for {bucket}/{key}: ({crypto_text})"))
-        }
+        WriteOp::PutObject { bucket, key } => Error::InvalidArgument(format!(
+            "Invalid arguments provided for {bucket}/{key}: ({crypto_text})"
+        )),
         WriteOp::Other => e,
     }
 }
@@ -78,7 +78,10 @@ impl ObjectServer {
     ) -> Result<Encryption> {
         self.check_tls(headers)?;
         let kms_requested = any_header(headers, &SSE_KMS);
-        if !copy_source_allowed && any_header(headers, &COPY_SOURCE_SSEC) && (ssec.requested() || kms_requested) {
+        if !copy_source_allowed
+            && any_header(headers, &COPY_SOURCE_SSEC)
+            && (ssec.requested() || kms_requested)
+        {
             return Err(Error::EncryptionNotApplicable);
         }
         if ssec.requested() && kms_requested {
@@ -138,8 +141,13 @@ pub fn open_for_read(
             if !ssec.requested() {
                 return Err(missing_headers);
             }
-            let ck = ssec.parse().map_err(ssec_error)?.ok_or(Error::ObjectEncrypted)?;
-            let oek = sealed.open(ck.key(), bucket, key).map_err(|_| Error::AccessDenied)?;
+            let ck = ssec
+                .parse()
+                .map_err(ssec_error)?
+                .ok_or(Error::ObjectEncrypted)?;
+            let oek = sealed
+                .open(ck.key(), bucket, key)
+                .map_err(|_| Error::AccessDenied)?;
             Ok(Some((oek, ck)))
         }
     }

@@ -191,7 +191,8 @@ impl Encryptor {
 
 /// Encrypts a whole buffer into a DARE 2.0 stream (empty input → empty output).
 pub fn encrypt(enc: &mut Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, DareError> {
-    let mut out = Vec::with_capacity(crate::sse::range::encrypted_size(plaintext.len() as u64) as usize);
+    let mut out =
+        Vec::with_capacity(crate::sse::range::encrypted_size(plaintext.len() as u64) as usize);
     let mut chunks = plaintext.chunks(PACKAGE_SIZE).peekable();
     while let Some(chunk) = chunks.next() {
         enc.seal_package(chunk, chunks.peek().is_none(), &mut out)?;
@@ -341,7 +342,11 @@ mod tests {
             let pt = plaintext(n);
             let mut enc = Encryptor::new(&key()).unwrap();
             let ct = encrypt(&mut enc, &pt).unwrap();
-            assert_eq!(ct.len() as u64, crate::sse::range::encrypted_size(n as u64), "size {n}");
+            assert_eq!(
+                ct.len() as u64,
+                crate::sse::range::encrypted_size(n as u64),
+                "size {n}"
+            );
             assert_eq!(decrypt(&key(), &ct).unwrap(), pt, "size {n}");
         }
     }
@@ -361,7 +366,15 @@ mod tests {
         swapped[MAX_PACKAGE..2 * MAX_PACKAGE].copy_from_slice(&ct[..MAX_PACKAGE]);
         assert_eq!(decrypt(&key(), &swapped), Err(DareError::NotAuthentic));
         // bit flips in header, body, tag
-        for pos in [0usize, 1, 5, 20, MAX_PACKAGE - 1, MAX_PACKAGE + 3, ct.len() - 1] {
+        for pos in [
+            0usize,
+            1,
+            5,
+            20,
+            MAX_PACKAGE - 1,
+            MAX_PACKAGE + 3,
+            ct.len() - 1,
+        ] {
             let mut bad = ct.clone();
             bad[pos] ^= 0x01;
             assert!(decrypt(&key(), &bad).is_err(), "flip at {pos} undetected");

@@ -118,7 +118,10 @@ pub fn go_path_clean(path: &str) -> String {
 
 /// Go's `path.Join(bucket, object)` (empty elements skipped, result cleaned).
 pub fn path_join(bucket: &str, object: &str) -> String {
-    let parts: Vec<&str> = [bucket, object].into_iter().filter(|s| !s.is_empty()).collect();
+    let parts: Vec<&str> = [bucket, object]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
     if parts.is_empty() {
         return String::new();
     }
@@ -126,7 +129,13 @@ pub fn path_join(bucket: &str, object: &str) -> String {
 }
 
 /// Derives the key-encryption key for one object path.
-pub fn kek(external: &Key32, iv: &[u8; IV_LEN], domain: Domain, bucket: &str, object: &str) -> Key32 {
+pub fn kek(
+    external: &Key32,
+    iv: &[u8; IV_LEN],
+    domain: Domain,
+    bucket: &str,
+    object: &str,
+) -> Key32 {
     let path = path_join(bucket, object);
     external.hmac(&[
         iv,
@@ -186,8 +195,11 @@ impl ObjectKey {
         if sealed.len() != SEALED_KEY_LEN {
             return Err(SecretKeyMismatch);
         }
-        let plain = Zeroizing::new(dare::decrypt(kek.expose(), sealed).map_err(|_| SecretKeyMismatch)?);
-        Key32::from_slice(&plain).map(ObjectKey).ok_or(SecretKeyMismatch)
+        let plain =
+            Zeroizing::new(dare::decrypt(kek.expose(), sealed).map_err(|_| SecretKeyMismatch)?);
+        Key32::from_slice(&plain)
+            .map(ObjectKey)
+            .ok_or(SecretKeyMismatch)
     }
 
     /// Key of multipart part `part` (as numbered by the client).
@@ -225,7 +237,10 @@ mod tests {
 
     #[test]
     fn go_path_semantics() {
-        assert_eq!(path_join("mybucket", "my/object.txt"), "mybucket/my/object.txt");
+        assert_eq!(
+            path_join("mybucket", "my/object.txt"),
+            "mybucket/my/object.txt"
+        );
         assert_eq!(path_join("b", "a//b/"), "b/a/b");
         assert_eq!(path_join("b", "../x"), "x");
         assert_eq!(path_join("b", "./."), "b");

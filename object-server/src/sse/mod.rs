@@ -59,13 +59,24 @@ impl SealedObjectKey {
     }
 
     /// Opens the OEK with the client key; fails when the key (or path) is not the one used.
-    pub fn open(&self, client: &Key32, bucket: &str, object: &str) -> Result<ObjectKey, SecretKeyMismatch> {
+    pub fn open(
+        &self,
+        client: &Key32,
+        bucket: &str,
+        object: &str,
+    ) -> Result<ObjectKey, SecretKeyMismatch> {
         let kek = keys::kek(client, &self.iv, Domain::SseC, bucket, object);
         ObjectKey::unseal(&self.sealed, &kek)
     }
 
     /// Reseals `oek` under a new client key, keeping the IV (SSE-C key rotation).
-    pub fn reseal(&self, oek: &ObjectKey, client: &Key32, bucket: &str, object: &str) -> Result<Self, Error> {
+    pub fn reseal(
+        &self,
+        oek: &ObjectKey,
+        client: &Key32,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Self, Error> {
         let kek = keys::kek(client, &self.iv, Domain::SseC, bucket, object);
         Ok(Self {
             iv: self.iv,
@@ -77,7 +88,10 @@ impl SealedObjectKey {
     pub fn write_metadata(&self, internal: &mut BTreeMap<String, String>, multipart: bool) {
         internal.insert(META_SEAL_ALGORITHM.to_owned(), SEAL_ALGORITHM.to_owned());
         internal.insert(META_IV.to_owned(), STANDARD.encode(self.iv));
-        internal.insert(META_SSEC_SEALED_KEY.to_owned(), STANDARD.encode(&self.sealed));
+        internal.insert(
+            META_SSEC_SEALED_KEY.to_owned(),
+            STANDARD.encode(&self.sealed),
+        );
         if multipart {
             internal.insert(META_ENCRYPTED_MULTIPART.to_owned(), String::new());
         }
@@ -120,12 +134,20 @@ impl StoredEncryption {
         };
         match internal.get(META_SEAL_ALGORITHM).map(String::as_str) {
             Some(SEAL_ALGORITHM) => {}
-            Some(_) => return Err(Error::EncryptionMetadata("The internal seal algorithm is invalid and not supported")),
-            None => return Err(Error::EncryptionMetadata("The object metadata is missing the internal seal algorithm")),
+            Some(_) => {
+                return Err(Error::EncryptionMetadata(
+                    "The internal seal algorithm is invalid and not supported",
+                ));
+            }
+            None => {
+                return Err(Error::EncryptionMetadata(
+                    "The object metadata is missing the internal seal algorithm",
+                ));
+            }
         }
-        let iv_b64 = internal
-            .get(META_IV)
-            .ok_or(Error::EncryptionMetadata("The object metadata is missing the internal encryption IV"))?;
+        let iv_b64 = internal.get(META_IV).ok_or(Error::EncryptionMetadata(
+            "The object metadata is missing the internal encryption IV",
+        ))?;
         let iv_raw = STANDARD
             .decode(iv_b64)
             .map_err(|_| Error::EncryptionMetadata("The internal encryption IV is malformed"))?;
@@ -136,7 +158,9 @@ impl StoredEncryption {
             .decode(sealed_b64)
             .ok()
             .filter(|s| s.len() == SEALED_KEY_LEN)
-            .ok_or(Error::EncryptionMetadata("The internal sealed key for SSE-C is invalid"))?;
+            .ok_or(Error::EncryptionMetadata(
+                "The internal sealed key for SSE-C is invalid",
+            ))?;
         Ok(StoredEncryption::SseC(SealedObjectKey { iv, sealed }))
     }
 }
@@ -151,9 +175,14 @@ mod tests {
         let (sealed, oek) = SealedObjectKey::create(&client, "b", "o").unwrap();
         let mut m = BTreeMap::new();
         sealed.write_metadata(&mut m, true);
-        assert_eq!(m.get(META_ENCRYPTED_MULTIPART).map(String::as_str), Some(""));
+        assert_eq!(
+            m.get(META_ENCRYPTED_MULTIPART).map(String::as_str),
+            Some("")
+        );
         let parsed = StoredEncryption::from_metadata(&m).unwrap();
-        let StoredEncryption::SseC(s) = parsed else { panic!("not SSE-C") };
+        let StoredEncryption::SseC(s) = parsed else {
+            panic!("not SSE-C")
+        };
         let opened = s.open(&client, "b", "o").unwrap();
         assert!(opened.0.ct_eq(&oek.0));
         assert!(s.open(&client, "b", "other").is_err());
@@ -166,7 +195,13 @@ mod tests {
         assert!(rotated.open(&client, "b", "o").is_err());
         // metadata without a sealed key is tampered
         m.remove(META_SSEC_SEALED_KEY);
-        assert!(matches!(StoredEncryption::from_metadata(&m), Err(Error::ObjectTampered)));
-        assert_eq!(StoredEncryption::from_metadata(&BTreeMap::new()).unwrap(), StoredEncryption::None);
+        assert!(matches!(
+            StoredEncryption::from_metadata(&m),
+            Err(Error::ObjectTampered)
+        ));
+        assert_eq!(
+            StoredEncryption::from_metadata(&BTreeMap::new()).unwrap(),
+            StoredEncryption::None
+        );
     }
 }

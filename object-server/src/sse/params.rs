@@ -125,14 +125,23 @@ impl<'a> SseCHeaders<'a> {
         if self.algorithm != Some(SSE_C_ALGORITHM) {
             return Err(SseCError::InvalidAlgorithm);
         }
-        let key_b64 = self.key.filter(|k| !k.is_empty()).ok_or(SseCError::MissingKey)?;
+        let key_b64 = self
+            .key
+            .filter(|k| !k.is_empty())
+            .ok_or(SseCError::MissingKey)?;
         let md5_b64 = self
             .key_md5
             .filter(|k| !k.is_empty())
             .ok_or(SseCError::MissingKeyMd5)?;
-        let raw = zeroize::Zeroizing::new(STANDARD.decode(key_b64).map_err(|_| SseCError::InvalidKey)?);
+        let raw = zeroize::Zeroizing::new(
+            STANDARD
+                .decode(key_b64)
+                .map_err(|_| SseCError::InvalidKey)?,
+        );
         let key = Key32::from_slice(&raw).ok_or(SseCError::InvalidKey)?;
-        let md5 = STANDARD.decode(md5_b64).map_err(|_| SseCError::KeyMd5Mismatch)?;
+        let md5 = STANDARD
+            .decode(md5_b64)
+            .map_err(|_| SseCError::KeyMd5Mismatch)?;
         let computed = Md5::digest(key.expose());
         if md5.len() != computed.len() || !bool::from(md5.ct_eq(&computed[..])) {
             return Err(SseCError::KeyMd5Mismatch);
@@ -162,18 +171,39 @@ mod tests {
     #[test]
     fn validation_order() {
         assert!(h(None, None, None).parse().unwrap().is_none());
-        let ok = h(Some("AES256"), Some(KEY), Some(MD5)).parse().unwrap().unwrap();
+        let ok = h(Some("AES256"), Some(KEY), Some(MD5))
+            .parse()
+            .unwrap()
+            .unwrap();
         assert_eq!(ok.key_md5(), MD5);
         assert!(!format!("{ok:?}").contains(KEY));
         let cases = [
-            (h(Some("aes256"), Some(KEY), Some(MD5)), SseCError::InvalidAlgorithm),
+            (
+                h(Some("aes256"), Some(KEY), Some(MD5)),
+                SseCError::InvalidAlgorithm,
+            ),
             (h(None, Some(KEY), Some(MD5)), SseCError::InvalidAlgorithm),
             (h(Some("AES256"), None, None), SseCError::MissingKey),
-            (h(Some("AES256"), Some(""), Some(MD5)), SseCError::MissingKey),
-            (h(Some("AES256"), Some("!!"), None), SseCError::MissingKeyMd5),
-            (h(Some("AES256"), Some("!!"), Some(MD5)), SseCError::InvalidKey),
-            (h(Some("AES256"), Some("AAAA"), Some(MD5)), SseCError::InvalidKey),
-            (h(Some("AES256"), Some(KEY), Some("zz")), SseCError::KeyMd5Mismatch),
+            (
+                h(Some("AES256"), Some(""), Some(MD5)),
+                SseCError::MissingKey,
+            ),
+            (
+                h(Some("AES256"), Some("!!"), None),
+                SseCError::MissingKeyMd5,
+            ),
+            (
+                h(Some("AES256"), Some("!!"), Some(MD5)),
+                SseCError::InvalidKey,
+            ),
+            (
+                h(Some("AES256"), Some("AAAA"), Some(MD5)),
+                SseCError::InvalidKey,
+            ),
+            (
+                h(Some("AES256"), Some(KEY), Some("zz")),
+                SseCError::KeyMd5Mismatch,
+            ),
             (
                 h(Some("AES256"), Some(KEY), Some("DWygnHRtgiJ77HCm+1rvHw==")),
                 SseCError::KeyMd5Mismatch,

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::StorageError;
 

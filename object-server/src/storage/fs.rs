@@ -51,14 +51,18 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 pub fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
     (3..=63).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
         && b.first().is_some_and(u8::is_ascii_alphanumeric)
         && b.last().is_some_and(u8::is_ascii_alphanumeric)
         && !name.contains("..")
 }
 
 fn valid_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 /// Information about a bucket.
@@ -226,7 +230,11 @@ impl FsStore {
                 Ok(()) => {}
                 Err(e) => {
                     let _ignored = std::fs::remove_dir_all(&staging);
-                    return Err(if dir.exists() { StorageError::BucketExists } else { e.into() });
+                    return Err(if dir.exists() {
+                        StorageError::BucketExists
+                    } else {
+                        e.into()
+                    });
                 }
             }
             sync_dir(&root)?;
@@ -280,12 +288,18 @@ impl FsStore {
             let mut out = Vec::new();
             for entry in std::fs::read_dir(&root)? {
                 let entry = entry?;
-                let Ok(name) = entry.file_name().into_string() else { continue };
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
                 if !valid_bucket_name(&name) {
                     continue;
                 }
-                let Ok(bytes) = std::fs::read(entry.path().join(BUCKET_RECORD)) else { continue };
-                let Ok(rec) = serde_json::from_slice::<BucketRecord>(&bytes) else { continue };
+                let Ok(bytes) = std::fs::read(entry.path().join(BUCKET_RECORD)) else {
+                    continue;
+                };
+                let Ok(rec) = serde_json::from_slice::<BucketRecord>(&bytes) else {
+                    continue;
+                };
                 out.push(BucketInfo {
                     name,
                     created_ns: rec.created_ns,
@@ -400,7 +414,12 @@ impl FsStore {
     }
 
     /// Creates a multipart upload record; returns its new id.
-    pub async fn create_upload(&self, bucket: &str, key: &str, template: ObjectMeta) -> Result<UploadMeta> {
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        template: ObjectMeta,
+    ) -> Result<UploadMeta> {
         self.head_bucket(bucket).await?;
         let upload_id = random_hex(16);
         let meta = UploadMeta {
@@ -430,7 +449,12 @@ impl FsStore {
     }
 
     /// Opens an upload, checking it belongs to `bucket/key`.
-    pub async fn open_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadHandle> {
+    pub async fn open_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadHandle> {
         self.head_bucket(bucket).await?;
         let dir = self.upload_dir(upload_id)?;
         let rec = dir.join(UPLOAD_RECORD);
@@ -439,7 +463,8 @@ impl FsStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
             Err(e) => return Err(e.into()),
         };
-        let meta: UploadMeta = serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let meta: UploadMeta =
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         if meta.bucket != bucket || meta.key != key {
             return Err(StorageError::NoSuchUpload);
         }
@@ -447,7 +472,12 @@ impl FsStore {
     }
 
     /// Publishes a finished temp file as part `number` of an upload (replacing an earlier one).
-    pub async fn commit_part(&self, upload: &UploadHandle, number: u32, mut temp: TempFile) -> Result<()> {
+    pub async fn commit_part(
+        &self,
+        upload: &UploadHandle,
+        number: u32,
+        mut temp: TempFile,
+    ) -> Result<()> {
         if temp.writer.is_some() {
             return Err(StorageError::Corrupt("temp file not finished".into()));
         }
@@ -469,7 +499,9 @@ impl FsStore {
             let mut out = BTreeMap::new();
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
                 Err(e) => return Err(e.into()),
             };
             for entry in entries {
@@ -493,12 +525,18 @@ impl FsStore {
     }
 
     /// Opens part `number` for reading.
-    pub async fn open_part(&self, upload: &UploadHandle, number: u32) -> Result<(PartFileMeta, Arc<std::fs::File>)> {
+    pub async fn open_part(
+        &self,
+        upload: &UploadHandle,
+        number: u32,
+    ) -> Result<(PartFileMeta, Arc<std::fs::File>)> {
         let path = upload.dir.join(format!("part-{number:05}"));
         blocking(move || {
             let f = match std::fs::File::open(&path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
                 Err(e) => return Err(e.into()),
             };
             let (meta, data_len): (PartFileMeta, u64) = file::read_meta(&f)?;
@@ -518,7 +556,9 @@ impl FsStore {
         blocking(move || {
             match std::fs::rename(&dir, &trash) {
                 Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
                 Err(e) => return Err(e.into()),
             }
             sync_dir(&uploads)?;
@@ -536,14 +576,22 @@ impl FsStore {
             let mut out = Vec::new();
             for entry in std::fs::read_dir(&uploads)? {
                 let entry = entry?;
-                let Ok(bytes) = std::fs::read(entry.path().join(UPLOAD_RECORD)) else { continue };
-                let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes) else { continue };
+                let Ok(bytes) = std::fs::read(entry.path().join(UPLOAD_RECORD)) else {
+                    continue;
+                };
+                let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes) else {
+                    continue;
+                };
                 if meta.bucket == bucket {
                     out.push(meta);
                 }
             }
             out.sort_by(|a, b| {
-                (a.key.as_str(), a.initiated_ns, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated_ns, b.upload_id.as_str()))
+                (a.key.as_str(), a.initiated_ns, a.upload_id.as_str()).cmp(&(
+                    b.key.as_str(),
+                    b.initiated_ns,
+                    b.upload_id.as_str(),
+                ))
             });
             Ok(out)
         })
@@ -560,7 +608,18 @@ mod tests {
         for ok in ["abc", "my-bucket", "a.b.c", "0bucket"] {
             assert!(valid_bucket_name(ok), "{ok}");
         }
-        for bad in ["ab", "..", ".objsrv", "a..b", "-ab", "ab-", "AB", "a/b", "a_b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "..",
+            ".objsrv",
+            "a..b",
+            "-ab",
+            "ab-",
+            "AB",
+            "a/b",
+            "a_b",
+            &"a".repeat(64),
+        ] {
             assert!(!valid_bucket_name(bad), "{bad}");
         }
         assert!(valid_upload_id(&random_hex(16)));
