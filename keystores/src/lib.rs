@@ -141,10 +141,16 @@ where
     matching.sort_unstable();
     matching.dedup();
     if limit == 0 || matching.len() <= limit {
-        return Page { names: matching, next: None };
+        return Page {
+            names: matching,
+            next: None,
+        };
     }
     let rest = matching.split_off(limit);
-    Page { names: matching, next: rest.into_iter().next() }
+    Page {
+        names: matching,
+        next: rest.into_iter().next(),
+    }
 }
 
 /// The longest name a backend accepts.
@@ -157,7 +163,9 @@ pub const MAX_NAME_LEN: usize = 80;
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok { Ok(()) } else { Err(Error::InvalidName) }
 }
 
@@ -172,7 +180,10 @@ mod tests {
     #[test]
     fn list_page_edge_cases() {
         let all = names(&["b", "a", "ab", "abc", "c"]);
-        assert_eq!(list_page(all.clone(), "", "", 0).names, names(&["a", "ab", "abc", "b", "c"]));
+        assert_eq!(
+            list_page(all.clone(), "", "", 0).names,
+            names(&["a", "ab", "abc", "b", "c"])
+        );
         assert_eq!(list_page(Vec::new(), "", "", 1), Page::default());
         let p = list_page(all.clone(), "a", "", 1);
         assert_eq!(p.names, names(&["a"]));
@@ -186,8 +197,21 @@ mod tests {
 
     #[test]
     fn names_that_escape_are_rejected() {
-        for bad in ["", "..", ".", "a/b", "a\\b", "../x", "é", "a\0", &"x".repeat(81)] {
-            assert!(matches!(validate_name(bad), Err(Error::InvalidName)), "{bad:?}");
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "a\\b",
+            "../x",
+            "é",
+            "a\0",
+            &"x".repeat(81),
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(Error::InvalidName)),
+                "{bad:?}"
+            );
         }
         for good in ["a", "my-key", "_x", &"x".repeat(80)] {
             assert!(validate_name(good).is_ok(), "{good:?}");
