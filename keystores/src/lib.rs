@@ -14,6 +14,8 @@
 //!   path traversal; the API edge validates first).
 //! - `mem`: [`MemKeystore`], in memory (used by `kes server --dev` and tests).
 //! - `fs`: [`FsKeystore`], one file per key in a directory.
+//! - `cache`: [`Cache`], a caching decorator over any [`Keystore`] with KES's
+//!   any/unused/offline expiry, single-flight reads and a health probe.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Security
@@ -27,11 +29,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+mod cache;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod fs;
 mod mem;
 
+pub use cache::{Cache, CacheConfig};
 pub use fs::FsKeystore;
 pub use mem::MemKeystore;
 
