@@ -74,7 +74,9 @@ fn decode_b64_secret(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut clean = Zeroizing::new(Vec::with_capacity(text.len()));
     clean.extend(text.iter().copied().filter(|b| *b != b'\r' && *b != b'\n'));
     let mut out = Zeroizing::new(vec![0u8; clean.len().div_ceil(4) * 3]);
-    let n = GO_STD_B64.decode_slice(clean.as_slice(), out.as_mut_slice()).ok()?;
+    let n = GO_STD_B64
+        .decode_slice(clean.as_slice(), out.as_mut_slice())
+        .ok()?;
     out.truncate(n);
     Some(out)
 }
@@ -140,7 +142,9 @@ impl KeyVersion {
                 .hmac_key
                 .as_ref()
                 .map_or(0, |_| pb::len_field_size(hmac_len))
-            + timestamp.as_ref().map_or(0, |t| pb::len_field_size(t.len()))
+            + timestamp
+                .as_ref()
+                .map_or(0, |t| pb::len_field_size(t.len()))
             + if self.created_by.is_empty() {
                 0
             } else {

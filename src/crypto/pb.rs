@@ -189,7 +189,11 @@ mod pb_tests {
         assert!(Reader::new(&[0x02, 0x00]).next_field().is_err());
         // truncated fixed32 / fixed64
         assert!(Reader::new(&[0x0d, 1, 2, 3]).next_field().is_err());
-        assert!(Reader::new(&[0x09, 1, 2, 3, 4, 5, 6, 7]).next_field().is_err());
+        assert!(
+            Reader::new(&[0x09, 1, 2, 3, 4, 5, 6, 7])
+                .next_field()
+                .is_err()
+        );
     }
 
     #[test]

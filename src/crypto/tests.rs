@@ -107,7 +107,11 @@ fn every_vector_decrypts_with_every_key_form() {
         if v.format == "raw" && v.cipher == Cipher::ChaCha20 {
             assert!(matches!(res, Err(Error::NotAuthentic)), "vector {i}");
         } else {
-            assert_eq!(res.unwrap().as_slice(), v.plaintext.as_slice(), "vector {i}");
+            assert_eq!(
+                res.unwrap().as_slice(),
+                v.plaintext.as_slice(),
+                "vector {i}"
+            );
         }
     }
 }
@@ -349,11 +353,15 @@ fn encode_decode_round_trip() {
 
     // Negative seconds and zero time survive as well.
     for (text, t) in [
-        ("1969-07-20T20:17:40.5Z", datetime!(1969-07-20 20:17:40.5 UTC)),
+        (
+            "1969-07-20T20:17:40.5Z",
+            datetime!(1969-07-20 20:17:40.5 UTC),
+        ),
         ("1970-01-01T00:00:00Z", OffsetDateTime::UNIX_EPOCH),
         ("0001-01-01T00:00:00Z", datetime!(0001-01-01 00:00:00 UTC)),
     ] {
-        let value = json!({"bytes": B64.encode([1u8; 32]), "algorithm": "ChaCha20", "created_at": text});
+        let value =
+            json!({"bytes": B64.encode([1u8; 32]), "algorithm": "ChaCha20", "created_at": text});
         let k = KeyVersion::decode(value.to_string().as_bytes()).unwrap();
         assert_eq!(k.created_at(), Some(t));
         let back = KeyVersion::decode(&k.encode()).unwrap();
@@ -514,8 +522,12 @@ fn legacy_json_values_decode() {
         ("XCHACHA20-POLY1305", Some(Cipher::ChaCha20)),
         ("", None),
     ] {
-        let k = KeyVersion::decode(json!({"bytes": b, "algorithm": name}).to_string().as_bytes())
-            .unwrap();
+        let k = KeyVersion::decode(
+            json!({"bytes": b, "algorithm": name})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
         assert_eq!(k.algorithm(), want, "{name}");
     }
     // Case-insensitive field names and surrounding whitespace, as Go's encoding/json.
