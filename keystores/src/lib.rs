@@ -14,6 +14,8 @@
 //!   path traversal; the API edge validates first).
 //! - `mem`: [`MemKeystore`], in memory (used by `kes server --dev` and tests).
 //! - `fs`: [`FsKeystore`], one file per key in a directory.
+//! - `cache`: [`Cache`], a caching decorator over any [`Keystore`] with KES's
+//!   any/unused/offline expiry, single-flight reads and a health probe.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Security
@@ -27,11 +29,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+mod cache;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod fs;
 mod mem;
 
+pub use cache::{Cache, CacheConfig};
 pub use fs::FsKeystore;
 pub use mem::MemKeystore;
 
@@ -141,10 +145,16 @@ where
     matching.sort_unstable();
     matching.dedup();
     if limit == 0 || matching.len() <= limit {
-        return Page { names: matching, next: None };
+        return Page {
+            names: matching,
+            next: None,
+        };
     }
     let rest = matching.split_off(limit);
-    Page { names: matching, next: rest.into_iter().next() }
+    Page {
+        names: matching,
+        next: rest.into_iter().next(),
+    }
 }
 
 /// The longest name a backend accepts.
@@ -157,7 +167,9 @@ pub const MAX_NAME_LEN: usize = 80;
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok { Ok(()) } else { Err(Error::InvalidName) }
 }
 
@@ -172,7 +184,10 @@ mod tests {
     #[test]
     fn list_page_edge_cases() {
         let all = names(&["b", "a", "ab", "abc", "c"]);
-        assert_eq!(list_page(all.clone(), "", "", 0).names, names(&["a", "ab", "abc", "b", "c"]));
+        assert_eq!(
+            list_page(all.clone(), "", "", 0).names,
+            names(&["a", "ab", "abc", "b", "c"])
+        );
         assert_eq!(list_page(Vec::new(), "", "", 1), Page::default());
         let p = list_page(all.clone(), "a", "", 1);
         assert_eq!(p.names, names(&["a"]));
@@ -186,8 +201,21 @@ mod tests {
 
     #[test]
     fn names_that_escape_are_rejected() {
-        for bad in ["", "..", ".", "a/b", "a\\b", "../x", "é", "a\0", &"x".repeat(81)] {
-            assert!(matches!(validate_name(bad), Err(Error::InvalidName)), "{bad:?}");
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "a\\b",
+            "../x",
+            "é",
+            "a\0",
+            &"x".repeat(81),
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(Error::InvalidName)),
+                "{bad:?}"
+            );
         }
         for good in ["a", "my-key", "_x", &"x".repeat(80)] {
             assert!(validate_name(good).is_ok(), "{good:?}");
