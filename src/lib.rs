@@ -7,8 +7,12 @@
 //! - [`policy`]: identities and allow/deny policy evaluation.
 //! - [`api`]: route table, error enum and handlers of the KES API.
 //! - [`state`]: the per-request snapshot swapped atomically on reload.
+//! - [`metrics`]: the `kes_*` Prometheus families of `/v1/metrics`.
+//! - [`logs`]: error log (tracing layer), audit log, their NDJSON streams,
+//!   and the [`logs::Telemetry`] bundle that survives reloads.
 //! - [`crypto`]: the only module touching master-key bytes and AEADs.
 //! - [`run`]: starting a server from settings (used by `kes server` and tests).
+//! - [`reload`]: SIGHUP: re-read config, policies and TLS, swap atomically.
 //! - [`dev`]: `kes server --dev`.
 //! - [`serve_cmd`]: the `kes server` command.
 //!
@@ -24,7 +28,10 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod dev;
+pub mod logs;
+pub mod metrics;
 pub mod policy;
+pub mod reload;
 pub mod run;
 pub mod serve_cmd;
 pub mod server;

@@ -1,12 +1,16 @@
-//! `kes server`: flags, logging, signals.
+//! `kes server`: flags, logging, signals (SIGHUP reload, SIGINT/SIGTERM
+//! graceful shutdown).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::config;
 use crate::dev;
+use crate::logs::{Sinks, Telemetry};
+use crate::reload;
 use crate::run;
 
 /// `kes server` flags.
@@ -36,7 +40,8 @@ pub struct ServerArgs {
     pub auth: Option<String>,
 }
 
-/// Runs `kes server` until SIGINT or SIGTERM.
+/// Runs `kes server` until SIGINT or SIGTERM (graceful: in-flight requests
+/// finish); SIGHUP reloads the config file ([`reload::reload`]).
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     for (flag, set) in [
         ("--key", args.key.is_some()),
@@ -47,13 +52,23 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             eprintln!("warning: '{flag}' is deprecated and ignored; use the config file");
         }
     }
-    let running = if args.dev {
+    // Install the handlers first: a signal during start-up is not lost.
+    let mut signals = Signals::new()?;
+    let (running, config_path) = if args.dev {
         let addr = args.addr.unwrap_or(dev::DEV_ADDRESS.parse()?);
         let dev = dev::setup(addr)?;
-        init_logging(dev.settings.log.error);
+        let telemetry = init_logging(&dev.settings.log);
         let keystore = run::open_keystore(&dev.settings.keystore)?;
-        let running =
-            run::start_with_shutdown(&dev.settings, dev.tls, keystore, shutdown_signal()).await?;
+        let running = run::start_with_options(
+            &dev.settings,
+            dev.tls,
+            keystore,
+            run::Options {
+                telemetry: Some(telemetry),
+                ..run::Options::default()
+            },
+        )
+        .await?;
         println!("Endpoint     https://{}", running.addr);
         println!("API Key      {}", dev.api_key);
         println!("Admin        {}", dev.api_key.identity());
@@ -61,7 +76,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!();
         println!("  export KES_SERVER=https://{}", running.addr);
         println!("  export KES_API_KEY={}", dev.api_key);
-        running
+        (running, None)
     } else {
         let path = args
             .config
@@ -70,56 +85,106 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         if let Some(addr) = args.addr {
             settings.address = addr;
         }
-        init_logging(settings.log.error);
+        let telemetry = init_logging(&settings.log);
         let tls = run::tls_config(&settings)?;
         let keystore = run::open_keystore(&settings.keystore)?;
-        let running = run::start_with_shutdown(&settings, tls, keystore, shutdown_signal()).await?;
+        let running = run::start_with_options(
+            &settings,
+            tls,
+            keystore,
+            run::Options {
+                telemetry: Some(telemetry),
+                ..run::Options::default()
+            },
+        )
+        .await?;
         println!("Endpoint     https://{}", running.addr);
         if let Some(admin) = &settings.admin {
             println!("Admin        {admin}");
         }
-        running
+        (running, Some(path))
     };
-    running.wait().await;
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    loop {
+        match signals.next().await {
+            Signal::Reload => match &config_path {
+                Some(path) => match reload::reload(&running, path).await {
+                    Ok(_) => tracing::info!(path = %path.display(), "reloaded configuration"),
+                    Err(err) => tracing::error!(
+                        path = %path.display(),
+                        error = %err,
+                        "reload failed: keeping the current configuration"
+                    ),
+                },
+                None => tracing::info!("SIGHUP ignored: nothing to reload in --dev mode"),
+            },
+            Signal::Stop => break,
+        }
+    }
+    tracing::info!("shutting down: waiting for requests in flight");
+    running.stop().await;
     Ok(())
 }
 
-fn init_logging(level: config::LogLevel) {
-    let filter = match level.0 {
-        i64::MIN..=-4 => "debug",
-        -3..=0 => "info",
-        1..=4 => "warn",
-        5..=8 => "error",
-        _ => "off",
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KES_LOG")
-                .unwrap_or_else(|_| filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Builds the server's telemetry (audit log to stdout, error log to stderr)
+/// and makes its error log the process-wide `tracing` default, so events
+/// outside request handling (key cache, reload) are logged too.
+fn init_logging(log: &config::LogSettings) -> Arc<Telemetry> {
+    let telemetry = Telemetry::new(log, Sinks::stdio());
+    let _ = tracing::dispatcher::set_global_default(telemetry.dispatch.clone());
+    telemetry
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// What a process signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGHUP.
+    Reload,
+    /// SIGINT or SIGTERM.
+    Stop,
+}
+
+/// The signal handlers of `kes server`.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    hup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.hup.recv() => Signal::Reload,
+                _ = self.term.recv() => Signal::Stop,
+                _ = self.int.recv() => Signal::Stop,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
     }
 }

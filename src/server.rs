@@ -21,6 +21,7 @@ use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tracing::instrument::WithSubscriber as _;
 
 use crate::auth::Peer;
 use crate::state::State;
@@ -44,8 +45,21 @@ pub struct Shared {
     pub state: Arc<ArcSwap<State>>,
 }
 
+/// One accepted connection, as every request on it sees it.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// The peer's identity, computed once from its certificates.
+    pub peer: Arc<Peer>,
+    /// The peer's socket address (the audit log's client IP).
+    pub remote: SocketAddr,
+}
+
 /// Serves HTTPS on `listener` until `shutdown` completes, then stops
-/// accepting and waits up to [`SHUTDOWN_GRACE`] for open requests.
+/// accepting, ends open log streams and waits up to [`SHUTDOWN_GRACE`] for
+/// open requests.
+///
+/// Connections and requests run under the current state's `tracing`
+/// dispatcher, so their log events reach this server's error log.
 pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<Output = ()>) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
@@ -86,7 +100,8 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<
         let state = shared.state.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        let dispatch = state.load().telemetry.dispatch.clone();
+        let connection = async move {
             let _permit = permit;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -99,25 +114,34 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<
                     return;
                 }
             };
-            let peer = Arc::new(Peer::from_certificates(
-                tls.get_ref().1.peer_certificates().unwrap_or(&[]),
-            ));
+            let conn = Conn {
+                peer: Arc::new(Peer::from_certificates(
+                    tls.get_ref().1.peer_certificates().unwrap_or(&[]),
+                )),
+                remote,
+            };
             let service = service_fn(move |req| {
                 let snapshot = state.load_full();
-                let peer = peer.clone();
+                let dispatch = snapshot.telemetry.dispatch.clone();
+                let conn = conn.clone();
+                // h2 streams run on their own tasks: carry the dispatcher.
                 async move {
                     Ok::<_, std::convert::Infallible>(
-                        crate::api::handle(snapshot, &peer, req).await,
+                        crate::api::handle(snapshot, &conn, req).await,
                     )
                 }
+                .with_subscriber(dispatch)
             });
             let conn = builder.serve_connection(TokioIo::new(tls), service);
             if let Err(err) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%remote, error = %err, "connection error");
             }
-        });
+        };
+        tokio::spawn(connection.with_subscriber(dispatch));
     }
     drop(listener);
+    // Log streams never end by themselves: close them so the drain can finish.
+    shared.state.load().telemetry.close_streams();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

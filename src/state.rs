@@ -2,16 +2,19 @@
 //!
 //! Handlers take one `Arc<State>` snapshot per request and never lock: a
 //! reload builds a new `State` and stores it in one step, so requests in
-//! flight finish on the state they started with.
+//! flight finish on the state they started with. What must outlive a reload
+//! (metrics, log streams) is shared between states through
+//! [`State::telemetry`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use keystores::Keystore;
+use keystores::{Cache, Keystore};
 use time::OffsetDateTime;
 
 use crate::config::ApiOverride;
+use crate::logs::Telemetry;
 use crate::policy::{Identity, PolicySet};
 
 /// One consistent snapshot of the server's configuration and services.
@@ -22,8 +25,13 @@ pub struct State {
     pub policies: PolicySet,
     /// Per-route overrides (`api.<path>`).
     pub api: BTreeMap<String, ApiOverride>,
-    /// The keystore (normally wrapped by the key cache).
+    /// The keystore as handlers use it: [`State::cache`] as a trait object.
     pub keystore: Arc<dyn Keystore>,
+    /// The key cache in front of the keystore, typed, for its offline state
+    /// (`/v1/ready`, `/v1/status`). Same object as [`State::keystore`].
+    pub cache: Arc<Cache>,
+    /// Metrics and logs (shared by every state of one server).
+    pub telemetry: Arc<Telemetry>,
     /// Server start time: `created_at` of static policies and identities.
     pub started_at: OffsetDateTime,
     /// Monotonic start, for uptime.

@@ -9,7 +9,8 @@
 //!
 //! Order of checks for every request (as KES): canonical path → route (404) →
 //! method (405) → authentication and policy on the routed path (400/403) →
-//! body limit (400) → handler, all inside the route's timeout.
+//! [metrics start] → body limit (400) → handler, inside the route's timeout
+//! (none for the log streams) → [audit event for every answered request].
 
 pub mod error;
 mod identity;
@@ -21,6 +22,7 @@ mod status;
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
@@ -35,7 +37,9 @@ pub use routes::is_route_path;
 use routes::{Auth, Handler, Route};
 
 use crate::auth::Peer;
+use crate::logs::audit;
 use crate::policy::Identity;
+pub use crate::server::Conn;
 use crate::state::State;
 
 /// Response body type of every route.
@@ -61,63 +65,123 @@ impl Request {
 }
 
 /// Serves one request. Never fails: every error becomes a KES error response.
-pub async fn handle<B>(state: Arc<State>, peer: &Peer, req: http::Request<B>) -> Response<Body>
+///
+/// Every answered request is audited. Requests that pass authentication are
+/// also counted in the metrics (active gauge, per-code counters, latency).
+pub async fn handle<B>(state: Arc<State>, conn: &Conn, req: http::Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let Some(path) = routes::canonical_path(req.uri().path()) else {
-        return error_response(&ApiError::InvalidPath);
+    let started = Instant::now();
+    let telemetry = state.telemetry.clone();
+    let (path, resp) = match routes::canonical_path(req.uri().path()) {
+        None => (
+            req.uri().path().to_owned(),
+            error_response(&ApiError::InvalidPath),
+        ),
+        Some(path) => {
+            let resp = route(state, conn, &path, req).await;
+            (path, resp)
+        }
     };
-    let Some((route, resource)) = routes::find(&path) else {
+    telemetry.audit.record(audit::Record {
+        ip: conn.remote.ip(),
+        path: &path,
+        identity: conn.peer.identity().ok(),
+        code: resp.status().as_u16(),
+        elapsed: started.elapsed(),
+    });
+    resp
+}
+
+/// Routes a canonical path: 404, 405 and authentication failures are
+/// answered here (not counted in the metrics); the rest is counted and runs
+/// in the route's timeout.
+async fn route<B>(
+    state: Arc<State>,
+    conn: &Conn,
+    path: &str,
+    req: http::Request<B>,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some((route, resource)) = routes::find(path) else {
         return not_found();
+    };
+    let resource = resource.to_owned();
+    let path = routes::routed_path(route, &resource);
+    let identity = match authenticate(&state, &conn.peer, route, &path, req.method()) {
+        Ok(identity) => identity,
+        Err(err) => return error_response(&err),
     };
     let timeout = state
         .api
         .get(route.path)
         .and_then(|o| o.timeout)
         .unwrap_or(route.timeout);
-    let resource = resource.to_owned();
-    let path = routes::routed_path(route, &resource);
-    let work = serve_route(state, peer, route, &path, resource, req);
-    match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(err)) => {
+    let telemetry = state.telemetry.clone();
+    let active = telemetry.metrics.begin();
+    let work = serve_route(state, route, resource, identity, req);
+    let result = if timeout.is_zero() {
+        work.await
+    } else {
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or(Err(ApiError::Timeout))
+    };
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(err) => {
             log_error(&path, &err);
             error_response(&err)
         }
-        Err(_) => error_response(&ApiError::Timeout),
-    }
+    };
+    active.finish(resp.status().as_u16());
+    resp
 }
 
+/// Method check, then identity and policy on the routed path (`skip_auth`
+/// routes only identify, like `/v1/identity/self/describe`).
+fn authenticate(
+    state: &State,
+    peer: &Peer,
+    route: &Route,
+    path: &str,
+    method: &http::Method,
+) -> Result<Option<Identity>, ApiError> {
+    if !route.method.accepts(method) {
+        return Err(ApiError::MethodNotAllowed {
+            got: method.to_string(),
+            expected: route.method.as_str(),
+        });
+    }
+    let skip_auth = state.api.get(route.path).is_some_and(|o| o.skip_auth);
+    Ok(match (route.auth, skip_auth) {
+        (Auth::None, _) | (_, true) => peer.identity().ok().cloned(),
+        (Auth::IdentifyOnly, false) => Some(peer.identity()?.clone()),
+        (Auth::Policy, false) => {
+            let id = peer.identity()?;
+            authorize(state, id, path)?;
+            Some(id.clone())
+        }
+    })
+}
+
+/// Reads the body (up to the route's limit) and runs the handler.
 async fn serve_route<B>(
     state: Arc<State>,
-    peer: &Peer,
     route: &'static Route,
-    path: &str,
     resource: String,
+    identity: Option<Identity>,
     req: http::Request<B>,
 ) -> Result<Response<Body>, ApiError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if !route.method.accepts(req.method()) {
-        return Err(ApiError::MethodNotAllowed {
-            got: req.method().to_string(),
-            expected: route.method.as_str(),
-        });
-    }
-    let skip_auth = state.api.get(route.path).is_some_and(|o| o.skip_auth);
-    let identity = match (route.auth, skip_auth) {
-        (Auth::None, _) | (_, true) => peer.identity().ok().cloned(),
-        (Auth::IdentifyOnly, false) => Some(peer.identity()?.clone()),
-        (Auth::Policy, false) => {
-            let id = peer.identity()?;
-            authorize(&state, id, path)?;
-            Some(id.clone())
-        }
-    };
     let (parts, body) = req.into_parts();
     let body = if route.max_body == 0 {
         Bytes::new()
@@ -158,6 +222,9 @@ async fn dispatch(
         Handler::Ready => status::ready(state).await,
         Handler::Status => status::status(state).await,
         Handler::Api => status::api(state),
+        Handler::Metrics => status::metrics(state),
+        Handler::LogError => status::error_log(state),
+        Handler::LogAudit => status::audit_log(state),
         Handler::KeyCreate => key::create(state, req).await,
         Handler::KeyImport => key::import(state, req).await,
         Handler::KeyDescribe => key::describe(state, req).await,

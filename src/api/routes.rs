@@ -61,6 +61,9 @@ pub enum Handler {
     Ready,
     Status,
     Api,
+    Metrics,
+    LogError,
+    LogAudit,
     KeyCreate,
     KeyImport,
     KeyDescribe,
@@ -88,7 +91,7 @@ pub struct Route {
     pub path: &'static str,
     /// Largest accepted body in bytes (0 = no body is read).
     pub max_body: usize,
-    /// Default timeout.
+    /// Default timeout; zero = none (the log streams).
     pub timeout: Duration,
     /// Authentication.
     pub auth: Auth,
@@ -135,6 +138,14 @@ pub const ROUTES: &[Route] = &[
         15,
         Auth::Policy,
         Handler::Status,
+    ),
+    route(
+        Method::Get,
+        "/v1/metrics",
+        0,
+        15,
+        Auth::Policy,
+        Handler::Metrics,
     ),
     route(Method::Get, "/v1/api", 0, 10, Auth::Policy, Handler::Api),
     route(
@@ -265,6 +276,22 @@ pub const ROUTES: &[Route] = &[
         Auth::IdentifyOnly,
         Handler::IdentitySelf,
     ),
+    route(
+        Method::Get,
+        "/v1/log/error",
+        0,
+        0,
+        Auth::Policy,
+        Handler::LogError,
+    ),
+    route(
+        Method::Get,
+        "/v1/log/audit",
+        0,
+        0,
+        Auth::Policy,
+        Handler::LogAudit,
+    ),
 ];
 
 /// Whether `path` names a route (for validating `api.<path>` config keys).
@@ -354,6 +381,10 @@ mod tests {
             find("/v1/key/bulk/decrypt/k").unwrap().0.handler,
             Handler::KeyBulkDecrypt
         );
+        assert_eq!(find("/v1/metrics").unwrap().0.handler, Handler::Metrics);
+        assert_eq!(find("/v1/log/audit").unwrap().0.handler, Handler::LogAudit);
+        assert_eq!(find("/v1/log/error").unwrap().0.timeout, Duration::ZERO);
+        assert!(find("/v1/log/error/x").is_none());
         assert!(find("/v1/status/").is_none());
         assert!(find("/V1/status").is_none());
         assert!(find("/v1/key/create").is_none());

@@ -1,0 +1,276 @@
+//! The error log: every `tracing` event of this server at or above the
+//! `log.error` level, rendered as a Go slog *text* line
+//! (`time=… level=… msg=… key=value …`), written to stderr and sent to the
+//! `/v1/log/error` subscribers as `{"message":"<line>"}`.
+//!
+//! [`ErrorLogLayer`] is the `tracing_subscriber` layer that feeds an
+//! [`ErrorLog`]. Only events whose target belongs to this project (`kes…`,
+//! `keystores…`) are logged; library internals (hyper, h2, rustls) are not.
+//! The level can change at run time (reload).
+//!
+//! # Security
+//! Event fields are printed as given: callers must never pass key material,
+//! API keys or plaintexts to `tracing` (the end-to-end suite greps for them).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+use super::hub::Hub;
+use super::writer::LineWriter;
+use crate::config::LogLevel;
+use crate::metrics::Metrics;
+
+/// Go slog's text time layout (`2006-01-02T15:04:05.000Z07:00`), in UTC.
+const TIME: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// The error log of one server.
+pub struct ErrorLog {
+    /// Lowest slog level logged (`log.error`); above ERROR = nothing.
+    level: AtomicI64,
+    /// `/v1/log/error` subscribers.
+    pub hub: Hub,
+    out: LineWriter,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for ErrorLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorLog")
+            .field("level", &self.level.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// slog's number for a tracing level (TRACE has none: DEBUG-4).
+pub fn slog_level(level: tracing::Level) -> i64 {
+    match level {
+        tracing::Level::ERROR => 8,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 0,
+        tracing::Level::DEBUG => -4,
+        tracing::Level::TRACE => -8,
+    }
+}
+
+/// slog's name of a level: `INFO`, `WARN+2`, `DEBUG-4`, …
+pub fn level_name(level: i64) -> String {
+    let (name, base) = match level {
+        i64::MIN..=-1 => ("DEBUG", -4),
+        0..=3 => ("INFO", 0),
+        4..=7 => ("WARN", 4),
+        _ => ("ERROR", 8),
+    };
+    let delta = level - base;
+    if delta == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}{delta:+}")
+    }
+}
+
+/// Whether a target is this project's (and not a library's).
+fn ours(target: &str) -> bool {
+    ["kes", "keystores"].iter().any(|crate_name| {
+        target
+            .strip_prefix(crate_name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+impl ErrorLog {
+    /// An error log at `level` writing lines to `out`.
+    pub fn new(level: LogLevel, out: LineWriter, metrics: Arc<Metrics>) -> ErrorLog {
+        ErrorLog {
+            level: AtomicI64::new(level.0),
+            hub: Hub::new(metrics.clone()),
+            out,
+            metrics,
+        }
+    }
+
+    /// Changes the level (reload).
+    pub fn set_level(&self, level: LogLevel) {
+        self.level.store(level.0, Ordering::Relaxed);
+    }
+
+    /// Whether events of `level` are logged.
+    pub fn enabled(&self, level: tracing::Level) -> bool {
+        slog_level(level) >= self.level.load(Ordering::Relaxed)
+    }
+
+    /// Logs one rendered slog line (without newline): counts it, queues it
+    /// for stderr and sends it to the stream subscribers.
+    pub fn emit(&self, line: &str) {
+        self.metrics.error_event();
+        let mut raw = Vec::with_capacity(line.len() + 1);
+        raw.extend_from_slice(line.as_bytes());
+        raw.push(b'\n');
+        self.out.write(raw);
+        if self.hub.has_subscribers() {
+            let event = client::wire::ErrorEvent {
+                message: line.to_owned(),
+            };
+            if let Ok(mut json) = serde_json::to_vec(&event) {
+                json.push(b'\n');
+                self.hub.publish(Bytes::from(json));
+            }
+        }
+    }
+}
+
+/// Feeds an [`ErrorLog`] from `tracing`.
+#[derive(Debug, Clone)]
+pub struct ErrorLogLayer(pub Arc<ErrorLog>);
+
+impl<S: Subscriber> Layer<S> for ErrorLogLayer {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        // The level can change at run time, so our callsites are "sometimes".
+        if ours(meta.target()) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        ours(meta.target()) && self.0.enabled(*meta.level())
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let meta = event.metadata();
+        if !ours(meta.target()) || !self.0.enabled(*meta.level()) {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let line = render(
+            OffsetDateTime::now_utc(),
+            slog_level(*meta.level()),
+            &fields.message,
+            &fields.pairs,
+        );
+        self.0.emit(&line);
+    }
+}
+
+/// An event's message and key/value pairs, in order.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_owned();
+        } else {
+            self.pairs.push((field.name(), value.to_owned()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.pairs.push((field.name(), text));
+        }
+    }
+}
+
+/// One slog text line: `time=… level=… msg=… k=v …`.
+pub fn render(time: OffsetDateTime, level: i64, msg: &str, pairs: &[(&str, String)]) -> String {
+    let mut line = String::with_capacity(96 + msg.len());
+    let stamp = time
+        .to_offset(time::UtcOffset::UTC)
+        .format(TIME)
+        .unwrap_or_default();
+    let _ = write!(line, "time={stamp} level={}", level_name(level));
+    line.push_str(" msg=");
+    push_value(&mut line, msg);
+    for (key, value) in pairs {
+        line.push(' ');
+        push_value(&mut line, key);
+        line.push('=');
+        push_value(&mut line, value);
+    }
+    line
+}
+
+/// Appends `v` as slog's text handler does: bare, or Go-quoted when empty
+/// or containing a space, `=`, `"` or a non-printable character.
+fn push_value(out: &mut String, v: &str) {
+    let needs_quotes = v.is_empty()
+        || v.chars()
+            .any(|c| c == ' ' || c == '=' || c == '"' || c.is_control() || c.is_whitespace());
+    if !needs_quotes {
+        out.push_str(v);
+        return;
+    }
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn slog_text_lines() {
+        let t = datetime!(2024-03-01 10:20:30.123456 UTC);
+        assert_eq!(
+            render(t, 8, "request failed", &[("path", "/v1/key/generate/k".into())]),
+            "time=2024-03-01T10:20:30.123Z level=ERROR msg=\"request failed\" path=/v1/key/generate/k"
+        );
+        assert_eq!(
+            render(t, 0, "ok", &[("e", "a=b \"c\"\n".into()), ("x", String::new())]),
+            "time=2024-03-01T10:20:30.123Z level=INFO msg=ok e=\"a=b \\\"c\\\"\\n\" x=\"\""
+        );
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(level_name(-4), "DEBUG");
+        assert_eq!(level_name(-8), "DEBUG-4");
+        assert_eq!(level_name(2), "INFO+2");
+        assert_eq!(level_name(9), "ERROR+1");
+        assert!(ours("kes"));
+        assert!(ours("kes::api"));
+        assert!(ours("keystores::cache"));
+        assert!(!ours("kestrel"));
+        assert!(!ours("h2::codec"));
+    }
+}
