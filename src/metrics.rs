@@ -92,7 +92,9 @@ impl Metrics {
     /// Fresh metrics; uptime counts from now.
     pub fn new() -> Metrics {
         Metrics {
-            codes: (FIRST_CODE..=LAST_CODE).map(|_| AtomicU64::new(0)).collect(),
+            codes: (FIRST_CODE..=LAST_CODE)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             active: AtomicI64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_nanos: AtomicU64::new(0),

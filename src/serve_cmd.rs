@@ -104,26 +104,31 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         (running, Some(path))
     };
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    loop {
-        match signals.next().await {
-            Signal::Reload => match &config_path {
-                Some(path) => match reload::reload(&running, path).await {
-                    Ok(_) => tracing::info!(path = %path.display(), "reloaded configuration"),
-                    Err(err) => tracing::error!(
-                        path = %path.display(),
-                        error = %err,
-                        "reload failed: keeping the current configuration"
-                    ),
-                },
-                None => tracing::info!("SIGHUP ignored: nothing to reload in --dev mode"),
-            },
-            Signal::Stop => break,
+    // stdout is a pipe under supervisors: make the banner visible at once.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // Every signal but SIGHUP stops the server.
+    while signals.next().await == Signal::Reload {
+        let Some(path) = &config_path else {
+            tracing::info!("SIGHUP ignored: nothing to reload in --dev mode");
+            continue;
+        };
+        // Success is logged by `reload` itself.
+        if let Err(err) = reload::reload(&running, path).await {
+            tracing::error!(
+                path = %path.display(),
+                error = %err,
+                "reload failed: keeping the current configuration"
+            );
         }
     }
     tracing::info!("shutting down: waiting for requests in flight");
+    let telemetry = running.telemetry();
     running.stop().await;
+    tracing::info!("stopped");
+    // The log writers are threads: let them finish before the process exits.
+    tokio::task::spawn_blocking(move || telemetry.flush(std::time::Duration::from_secs(2)))
+        .await
+        .ok();
     Ok(())
 }
 

@@ -244,12 +244,14 @@ async fn dispatch(
     }
 }
 
+/// Logs a server-side failure with its cause (never sent to the client).
 fn log_error(path: &str, err: &ApiError) {
-    if err.is_server_error() {
-        let cause = std::error::Error::source(err)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        tracing::error!(path, error = %err, cause = %cause, "request failed");
+    if !err.is_server_error() {
+        return;
+    }
+    match std::error::Error::source(err) {
+        Some(cause) => tracing::error!(path, error = %err, cause = %cause, "request failed"),
+        None => tracing::error!(path, error = %err, "request failed"),
     }
 }
 

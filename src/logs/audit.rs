@@ -76,6 +76,11 @@ impl AuditLog {
         }
     }
 
+    /// Waits up to `limit` until queued stdout lines are written.
+    pub fn flush(&self, limit: Duration) -> bool {
+        self.out.flush(limit)
+    }
+
     /// Changes the stdout level (reload).
     pub fn set_level(&self, level: Option<LogLevel>) {
         self.level.store(level_value(level), Ordering::Relaxed);
@@ -90,7 +95,10 @@ impl AuditLog {
         }
         let now = OffsetDateTime::now_utc();
         let millis = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX);
-        let identity = r.identity.map(|i| i.as_str().to_owned()).unwrap_or_default();
+        let identity = r
+            .identity
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default();
         if to_stdout {
             let line = render(
                 now,

@@ -99,6 +99,11 @@ impl ErrorLog {
         }
     }
 
+    /// Waits up to `limit` until queued stderr lines are written.
+    pub fn flush(&self, limit: std::time::Duration) -> bool {
+        self.out.flush(limit)
+    }
+
     /// Changes the level (reload).
     pub fn set_level(&self, level: LogLevel) {
         self.level.store(level.0, Ordering::Relaxed);
@@ -252,11 +257,21 @@ mod tests {
     fn slog_text_lines() {
         let t = datetime!(2024-03-01 10:20:30.123456 UTC);
         assert_eq!(
-            render(t, 8, "request failed", &[("path", "/v1/key/generate/k".into())]),
+            render(
+                t,
+                8,
+                "request failed",
+                &[("path", "/v1/key/generate/k".into())]
+            ),
             "time=2024-03-01T10:20:30.123Z level=ERROR msg=\"request failed\" path=/v1/key/generate/k"
         );
         assert_eq!(
-            render(t, 0, "ok", &[("e", "a=b \"c\"\n".into()), ("x", String::new())]),
+            render(
+                t,
+                0,
+                "ok",
+                &[("e", "a=b \"c\"\n".into()), ("x", String::new())]
+            ),
             "time=2024-03-01T10:20:30.123Z level=INFO msg=ok e=\"a=b \\\"c\\\"\\n\" x=\"\""
         );
     }

@@ -107,6 +107,13 @@ impl Telemetry {
         self.audit.set_level(log.audit);
     }
 
+    /// Writes out the queued stdout/stderr lines, waiting at most `limit`
+    /// for each (call before the process exits).
+    pub fn flush(&self, limit: std::time::Duration) {
+        self.audit.flush(limit);
+        self.errors.flush(limit);
+    }
+
     /// Ends every open log stream and refuses new ones (shutdown).
     pub fn close_streams(&self) {
         self.errors.hub.close();

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
 
 use crate::metrics::Metrics;
 
@@ -18,10 +19,18 @@ pub const QUEUE: usize = 4096;
 /// Where a log goes.
 pub type Sink = Box<dyn Write + Send + 'static>;
 
+/// What the writer thread receives.
+enum Msg {
+    /// One line to write.
+    Line(Vec<u8>),
+    /// Acknowledge once everything queued before has been written.
+    Flush(mpsc::Sender<()>),
+}
+
 /// A queue in front of a [`Sink`] served by its own thread.
 pub struct LineWriter {
     /// `None` if the thread could not be started: lines are then dropped.
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<SyncSender<Msg>>,
     metrics: Arc<Metrics>,
 }
 
@@ -36,14 +45,21 @@ impl std::fmt::Debug for LineWriter {
 impl LineWriter {
     /// Starts the writer thread `name` for `sink`.
     pub fn spawn(name: &str, mut sink: Sink, metrics: Arc<Metrics>) -> LineWriter {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
         let started = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                for line in rx {
-                    // A failing output cannot be reported anywhere better.
-                    let _ = sink.write_all(&line);
-                    let _ = sink.flush();
+                for msg in rx {
+                    match msg {
+                        Msg::Line(line) => {
+                            // A failing output cannot be reported anywhere better.
+                            let _ = sink.write_all(&line);
+                            let _ = sink.flush();
+                        }
+                        Msg::Flush(ack) => {
+                            let _ = ack.send(());
+                        }
+                    }
                 }
             });
         LineWriter {
@@ -58,11 +74,37 @@ impl LineWriter {
             self.metrics.dropped_events(1);
             return;
         };
-        match tx.try_send(line) {
+        match tx.try_send(Msg::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.metrics.dropped_events(1);
             }
         }
+    }
+
+    /// Waits until every line queued so far is written, at most `limit`
+    /// (used before the process exits). Returns whether it completed.
+    pub fn flush(&self, limit: Duration) -> bool {
+        let Some(tx) = &self.tx else {
+            return true;
+        };
+        let deadline = Instant::now() + limit;
+        let (ack, done) = mpsc::channel();
+        let mut msg = Msg::Flush(ack);
+        loop {
+            match tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        done.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 }

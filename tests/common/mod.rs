@@ -292,3 +292,91 @@ pub async fn status_message(resp: reqwest::Response) -> (u16, String) {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     (status, v["message"].as_str().unwrap_or_default().to_owned())
 }
+
+/// A log output captured in memory (stands in for stdout/stderr).
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Captured audit (stdout) and error (stderr) outputs of a test server.
+#[derive(Clone, Default)]
+pub struct Outputs {
+    pub audit: Capture,
+    pub error: Capture,
+}
+
+impl Outputs {
+    pub fn sinks(&self) -> kes::logs::Sinks {
+        kes::logs::Sinks {
+            audit: Box::new(self.audit.clone()),
+            error: Box::new(self.error.clone()),
+        }
+    }
+}
+
+impl TestServer {
+    /// Starts with extra YAML, optionally on a given keystore (instead of the
+    /// config's fs keystore), with a probe interval and captured log outputs.
+    pub async fn start_custom(
+        extra: &str,
+        keystore: Option<Arc<dyn keystores::Keystore>>,
+        probe_interval: std::time::Duration,
+        outputs: &Outputs,
+    ) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = server_cert();
+        std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
+        std::fs::write(dir.path().join("server.key"), &key).unwrap();
+        let (admin, minio, auditor, unknown) = (
+            ApiKey::generate().unwrap(),
+            ApiKey::generate().unwrap(),
+            ApiKey::generate().unwrap(),
+            ApiKey::generate().unwrap(),
+        );
+        let path = write_config(dir.path(), &admin, &minio, &auditor, extra);
+        let settings = kes::config::load(&path).unwrap();
+        let options = kes::run::Options {
+            probe_interval,
+            telemetry: Some(kes::logs::Telemetry::new(&settings.log, outputs.sinks())),
+        };
+        let running = match keystore {
+            Some(ks) => {
+                let tls = kes::run::tls_config(&settings).unwrap();
+                kes::run::start_with_options(&settings, tls, ks, options).await
+            }
+            None => kes::run::start_from_file_with(&path, options).await,
+        }
+        .expect("server starts");
+        let addr = running.addr;
+        TestServer {
+            running,
+            addr,
+            dir,
+            server_cert_pem: cert,
+            admin,
+            minio,
+            auditor,
+            unknown,
+        }
+    }
+
+    /// Path of the config file the server was started from.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.yaml")
+    }
+}
