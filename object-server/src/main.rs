@@ -1,1 +1,97 @@
-fn main() {}
+//! `object-server [--address HOST:PORT] [--certs-dir DIR] DATA_DIR` — thin CLI over the library.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use object_server::{Config, Credentials};
+
+/// S3-compatible object server with SSE-C (MinIO-compatible).
+#[derive(Debug, Parser)]
+#[command(name = "object-server", version)]
+struct Args {
+    /// Listen address (port 0 picks a free port; the bound URL is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:9000", env = "MINIO_ADDRESS")]
+    address: String,
+    /// Directory with `public.crt` and `private.key`; HTTPS is served when both exist.
+    /// Default: `$HOME/.minio/certs`.
+    #[arg(long, short = 'S')]
+    certs_dir: Option<PathBuf>,
+    /// Data directory.
+    data_dir: PathBuf,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
+    // s3s::service logs whole requests (SSE-C keys included) at debug: never enable that.
+    let filter = match "s3s::service=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let args = Args::parse();
+    let (credentials, default) = match Credentials::from_lookup(&|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("object-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if default {
+        tracing::warn!(
+            "MINIO_ROOT_USER/MINIO_ROOT_PASSWORD not set: using the default credentials"
+        );
+    }
+    let certs_dir = args.certs_dir.or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".minio").join("certs"))
+    });
+    let config = Config {
+        address: args.address,
+        data_dir: args.data_dir,
+        certs_dir,
+        credentials,
+    };
+    match object_server::run(config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("object-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! # object-server
+//!
+//! An S3-compatible object server (path-style, SigV4 via `s3s`) storing objects on the local
+//! filesystem, with SSE-C exactly as MinIO implements it (key hierarchy, DARE 2.0, metadata).
+//! aws-cli and boto3 work against it unchanged.
+//!
+//! ## Layout
+//!
+//! * [`config`] — validated [`Config`]; root credentials from `MINIO_ROOT_USER` /
+//!   `MINIO_ROOT_PASSWORD` (or `*_FILE`).
+//! * [`server`] — bind, TLS (rustls + aws-lc-rs, `public.crt`/`private.key` in the certs dir),
+//!   accept loop with hyper-util (HTTP/1.1 + h2), graceful shutdown; [`run`] and [`spawn`].
+//! * [`s3`] — `impl s3s::S3`: buckets, objects, listings, multipart, copy; SSE checks.
+//! * [`storage`] — filesystem store: hashed object file names, one file per object
+//!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write.
+//! * [`sse`] — SSE-C header parsing, KEK/OEK derivation and sealing, DARE 2.0, range arithmetic.
+//! * [`error`] — the crate error enum and its exhaustive S3 mapping.
+//!
+//! ## Security
+//!
+//! * SSE-C is refused unless the server serves TLS (`InvalidRequest`, 400).
+//! * Client keys, OEKs, KEKs and part keys live in zeroizing types with redacted `Debug`; the
+//!   client key and its MD5 are never stored — only the IV and the 64-byte sealed OEK. Key MD5s
+//!   are compared in constant time.
+//! * s3s logs whole requests (headers included) at `debug` level in `s3s::service`; the binary
+//!   pins that target to `info` so SSE-C keys never reach the logs.
+//! * Object keys never become paths (SHA-256 file names), bucket names and upload ids are
+//!   validated before touching the filesystem.
+//! * Limits: request heads ≤ 64 KiB, objects/parts ≤ 5 GiB, user metadata ≤ 2 KiB; no rate
+//!   limiting (s3s has none).
+
+#![forbid(unsafe_code)]
+// Tests may unwrap; request paths may not (workspace lint `unwrap_used`).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod error;
+pub mod s3;
+pub mod server;
+pub mod sse;
+pub mod storage;
+
+pub use config::{Config, Credentials};
+pub use server::{RunningServer, ServerError, bind, run, spawn};

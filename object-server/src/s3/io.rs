@@ -1,0 +1,266 @@
+//! Streaming object data in and out: request bodies → (optionally DARE-encrypted) temp files,
+//! and stored data regions → plaintext byte streams (only the packages a range needs are read).
+
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use s3s::dto::StreamingBlob;
+use s3s::stream::{ByteStream, RemainingLength};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::sse::dare::{Decryptor, Encryptor, HEADER_SIZE, MAX_PACKAGE, PACKAGE_SIZE};
+use crate::sse::keys::Key32;
+use crate::sse::range::{self, StreamLayout};
+use crate::storage::TempFile;
+
+const PLAIN_CHUNK: usize = 256 * 1024;
+const CHANNEL_DEPTH: usize = 4;
+
+/// Result of writing a body.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOutcome {
+    /// Plaintext bytes received.
+    pub size: u64,
+    /// Bytes written to the data region.
+    pub stored_size: u64,
+    /// MD5 of the plaintext.
+    pub md5: [u8; 16],
+}
+
+/// Writes `body` into `temp`, encrypting it as one DARE stream when `key` is given. Stops with
+/// `EntityTooLarge` past `max_size` plaintext bytes.
+pub async fn write_body<S, E>(
+    temp: &mut TempFile,
+    mut body: S,
+    key: Option<&Key32>,
+    max_size: u64,
+) -> Result<WriteOutcome>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut md5 = Md5::new();
+    let mut size = 0u64;
+    let mut enc = key
+        .map(|k| Encryptor::new(k.expose()))
+        .transpose()
+        .map_err(Error::internal)?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut sealed = Vec::with_capacity(MAX_PACKAGE);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "request body failed");
+            Error::IncompleteBody
+        })?;
+        size += chunk.len() as u64;
+        if size > max_size {
+            return Err(Error::EntityTooLarge);
+        }
+        md5.update(&chunk);
+        match enc.as_mut() {
+            None => temp.write(&chunk).await?,
+            Some(enc) => {
+                let mut data = &chunk[..];
+                while !data.is_empty() {
+                    if pending.len() == PACKAGE_SIZE {
+                        sealed.clear();
+                        enc.seal_package(&pending, false, &mut sealed)
+                            .map_err(Error::internal)?;
+                        temp.write(&sealed).await?;
+                        pending.clear();
+                    }
+                    let take = (PACKAGE_SIZE - pending.len()).min(data.len());
+                    pending.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                }
+            }
+        }
+    }
+    if let Some(enc) = enc.as_mut()
+        && !pending.is_empty()
+    {
+        sealed.clear();
+        enc.seal_package(&pending, true, &mut sealed)
+            .map_err(Error::internal)?;
+        temp.write(&sealed).await?;
+    }
+    Ok(WriteOutcome {
+        size,
+        stored_size: temp.written(),
+        md5: md5.finalize().into(),
+    })
+}
+
+/// Appends `len` bytes of `file` starting at `offset` to `temp` unchanged.
+pub async fn copy_raw(
+    temp: &mut TempFile,
+    file: Arc<std::fs::File>,
+    offset: u64,
+    len: u64,
+) -> Result<()> {
+    let mut stream = raw_stream(file, offset, len);
+    while let Some(chunk) = stream.next().await {
+        temp.write(&chunk.map_err(Error::internal)?).await?;
+    }
+    Ok(())
+}
+
+/// How to turn a data region into plaintext.
+#[derive(Debug, Clone)]
+pub enum Decode {
+    /// Stored as plaintext.
+    Plain,
+    /// One DARE stream per layout entry, with its key.
+    Dare(Vec<Key32>),
+}
+
+/// A plaintext byte stream fed by a blocking reader task; its exact length is known.
+pub struct ChannelBody {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    remaining: u64,
+}
+
+impl Stream for ChannelBody {
+    type Item = std::result::Result<Bytes, s3s::StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                Poll::Ready(Some(Ok(b)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl ByteStream for ChannelBody {
+    fn remaining_length(&self) -> RemainingLength {
+        usize::try_from(self.remaining)
+            .map_or_else(|_| RemainingLength::unknown(), RemainingLength::new_exact)
+    }
+}
+
+impl ChannelBody {
+    /// As an s3s response body.
+    pub fn into_blob(self) -> StreamingBlob {
+        StreamingBlob::new(self)
+    }
+}
+
+fn raw_stream(file: Arc<std::fs::File>, offset: u64, len: u64) -> ChannelBody {
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    tokio::task::spawn_blocking(move || {
+        let mut pos = offset;
+        let end = offset + len;
+        while pos < end {
+            let n = usize::try_from((end - pos).min(PLAIN_CHUNK as u64)).unwrap_or(PLAIN_CHUNK);
+            let mut buf = vec![0u8; n];
+            let item = file.read_exact_at(&mut buf, pos).map(|()| Bytes::from(buf));
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+            pos += n as u64;
+        }
+    });
+    ChannelBody { rx, remaining: len }
+}
+
+fn tampered(msg: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("object data not authentic: {msg}"),
+    )
+}
+
+fn decrypt_segments(
+    file: &std::fs::File,
+    base: u64,
+    keys: &[Key32],
+    plan: &range::ReadPlan,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+) -> std::io::Result<()> {
+    let mut skip = plan.skip;
+    let mut left = plan.len;
+    let mut buf = vec![0u8; MAX_PACKAGE];
+    for seg in &plan.segments {
+        let key = keys
+            .get(seg.stream_index)
+            .ok_or_else(|| tampered("missing stream key"))?;
+        let mut dec = Decryptor::new(key.expose(), seg.start_seq);
+        let mut pos = seg.enc_offset;
+        let end = seg.enc_offset + seg.enc_len;
+        while pos < end && left > 0 {
+            let header = buf
+                .get_mut(..HEADER_SIZE)
+                .ok_or_else(|| tampered("buffer"))?;
+            file.read_exact_at(header, base + pos)?;
+            let pkg_len = Decryptor::package_len(header).map_err(|e| tampered(&e.to_string()))?;
+            if pos + pkg_len as u64 > end {
+                return Err(tampered("package exceeds stream"));
+            }
+            let pkg = buf.get_mut(..pkg_len).ok_or_else(|| tampered("buffer"))?;
+            file.read_exact_at(pkg, base + pos)?;
+            let plain = dec
+                .open_package(pkg)
+                .map_err(|e| tampered(&e.to_string()))?;
+            pos += pkg_len as u64;
+            let expect_final = pos == end && seg.reaches_end;
+            if dec.finished() != expect_final {
+                return Err(tampered("final flag misplaced"));
+            }
+            let from = usize::try_from(skip.min(plain.len() as u64)).unwrap_or(0);
+            skip -= from as u64;
+            let avail = &plain[from..];
+            let take = usize::try_from(left.min(avail.len() as u64)).unwrap_or(avail.len());
+            if take > 0 {
+                left -= take as u64;
+                if tx
+                    .blocking_send(Ok(Bytes::copy_from_slice(&avail[..take])))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if left > 0 {
+        return Err(tampered("stream shorter than its size"));
+    }
+    Ok(())
+}
+
+/// Streams plaintext `[offset, offset + len)` of a data region that starts at `base` in `file`.
+/// Decryption failures end the stream with an error (the HTTP response is aborted).
+pub fn read_plaintext(
+    file: Arc<std::fs::File>,
+    base: u64,
+    layout: Vec<StreamLayout>,
+    decode: Decode,
+    offset: u64,
+    len: u64,
+) -> ChannelBody {
+    match decode {
+        Decode::Plain => raw_stream(file, base + offset, len),
+        Decode::Dare(keys) => {
+            let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+            tokio::task::spawn_blocking(move || {
+                let plan = range::plan(&layout, offset, len);
+                if let Err(e) = decrypt_segments(&file, base, &keys, &plan, &tx) {
+                    tracing::error!(error = %e, "object read failed");
+                    let _ignored = tx.blocking_send(Err(e));
+                }
+            });
+            ChannelBody { rx, remaining: len }
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! [`FsStore`]: buckets, objects and multipart uploads on the local filesystem.
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::StorageError;
+use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
+
+type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+const SYS_DIR: &str = ".objsrv";
+const BUCKET_RECORD: &str = ".bucket.json";
+const OBJ_DIR: &str = "obj";
+const UPLOAD_RECORD: &str = "upload.json";
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Current time in Unix nanoseconds.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+}
+
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}
+
+/// S3 bucket-name rules (3–63 chars of `a-z 0-9 . -`, alphanumeric at both ends, no `..`).
+/// Guarantees the name is a single safe path component.
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
+}
+
+fn valid_upload_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
+/// Information about a bucket.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time, Unix nanoseconds.
+    pub created_ns: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BucketRecord {
+    format: u32,
+    created_ns: u64,
+}
+
+/// A temp file being written; removed on drop unless committed.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    writer: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    written: u64,
+    committed: bool,
+}
+
+impl TempFile {
+    /// Appends data-region bytes.
+    pub async fn write(&mut self, buf: &[u8]) -> Result<()> {
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| StorageError::Corrupt("temp file already finished".into()))?;
+        w.write_all(buf).await?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Data-region bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends the metadata record and trailer, flushes and fsyncs. The file is then ready to be
+    /// committed (renamed into place).
+    pub async fn finish<T: Serialize>(&mut self, meta: &T) -> Result<()> {
+        let trailer = file::encode_trailer(meta)?;
+        let mut w = self
+            .writer
+            .take()
+            .ok_or_else(|| StorageError::Corrupt("temp file already finished".into()))?;
+        w.write_all(&trailer).await?;
+        w.flush().await?;
+        let f = w.into_inner();
+        f.sync_all().await?;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: leftovers are also removed at the next start.
+            let _ignored = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// An open object: metadata plus a file handle that stays valid if the object is replaced.
+#[derive(Debug, Clone)]
+pub struct ObjectHandle {
+    /// Metadata.
+    pub meta: ObjectMeta,
+    /// The object file (read with positional reads).
+    pub file: Arc<std::fs::File>,
+    /// Length of the data region (== `meta.stored_size`).
+    pub data_len: u64,
+}
+
+/// An open multipart upload.
+#[derive(Debug, Clone)]
+pub struct UploadHandle {
+    /// Upload metadata.
+    pub meta: UploadMeta,
+    dir: PathBuf,
+}
+
+/// The filesystem store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct FsStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    uploads: PathBuf,
+    /// Object commits take it shared; bucket creation/deletion exclusively, so an object can
+    /// never be published into a bucket that is being deleted.
+    bucket_lock: tokio::sync::RwLock<()>,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store rooted at `root` and removes leftover temp files.
+    pub async fn open(root: &Path) -> Result<Self> {
+        let root = root.to_path_buf();
+        let sys = root.join(SYS_DIR);
+        let tmp = sys.join("tmp");
+        let uploads = sys.join("uploads");
+        let (r, t, u) = (root.clone(), tmp.clone(), uploads.clone());
+        blocking(move || {
+            std::fs::create_dir_all(&r)?;
+            if t.exists() {
+                std::fs::remove_dir_all(&t)?;
+            }
+            std::fs::create_dir_all(&t)?;
+            std::fs::create_dir_all(&u)?;
+            Ok(())
+        })
+        .await?;
+        Ok(Self {
+            root,
+            tmp,
+            uploads,
+            bucket_lock: tokio::sync::RwLock::new(()),
+        })
+    }
+
+    fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
+        if !valid_bucket_name(bucket) {
+            return Err(StorageError::NoSuchBucket);
+        }
+        Ok(self.root.join(bucket))
+    }
+
+    fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
+        let name = hex::encode(Sha256::digest(key.as_bytes()));
+        Ok(self.bucket_dir(bucket)?.join(OBJ_DIR).join(name))
+    }
+
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf> {
+        if !valid_upload_id(upload_id) {
+            return Err(StorageError::NoSuchUpload);
+        }
+        Ok(self.uploads.join(upload_id))
+    }
+
+    /// Creates a bucket; `BucketExists` if present.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let staging = self.tmp.join(random_hex(16));
+        let root = self.root.clone();
+        let _guard = self.bucket_lock.write().await;
+        blocking(move || {
+            if dir.exists() {
+                return Err(StorageError::BucketExists);
+            }
+            std::fs::create_dir_all(staging.join(OBJ_DIR))?;
+            let record = serde_json::to_vec(&BucketRecord {
+                format: FORMAT,
+                created_ns: now_ns(),
+            })
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let rec_path = staging.join(BUCKET_RECORD);
+            std::fs::write(&rec_path, record)?;
+            std::fs::File::open(&rec_path)?.sync_all()?;
+            sync_dir(&staging)?;
+            match std::fs::rename(&staging, &dir) {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ignored = std::fs::remove_dir_all(&staging);
+                    return Err(if dir.exists() {
+                        StorageError::BucketExists
+                    } else {
+                        e.into()
+                    });
+                }
+            }
+            sync_dir(&root)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Fails with `NoSuchBucket` unless the bucket exists.
+    pub async fn head_bucket(&self, bucket: &str) -> Result<()> {
+        let rec = self.bucket_dir(bucket)?.join(BUCKET_RECORD);
+        match tokio::fs::metadata(&rec).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(StorageError::NoSuchBucket),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes an empty bucket (pending multipart uploads of it are discarded).
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
+        let dir = self.bucket_dir(bucket)?;
+        let _guard = self.bucket_lock.write().await;
+        self.head_bucket(bucket).await?;
+        let obj = dir.join(OBJ_DIR);
+        let has_objects = blocking(move || Ok(std::fs::read_dir(&obj)?.next().is_some())).await?;
+        if has_objects {
+            return Err(StorageError::BucketNotEmpty);
+        }
+        for upload in self.list_uploads(bucket).await? {
+            let handle = UploadHandle {
+                dir: self.upload_dir(&upload.upload_id)?,
+                meta: upload,
+            };
+            self.remove_upload(&handle).await?;
+        }
+        let trash = self.tmp.join(random_hex(16));
+        let root = self.root.clone();
+        blocking(move || {
+            std::fs::rename(&dir, &trash)?;
+            sync_dir(&root)?;
+            std::fs::remove_dir_all(&trash)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// All buckets, sorted by name.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let root = self.root.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&root)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if !valid_bucket_name(&name) {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(entry.path().join(BUCKET_RECORD)) else {
+                    continue;
+                };
+                let Ok(rec) = serde_json::from_slice::<BucketRecord>(&bytes) else {
+                    continue;
+                };
+                out.push(BucketInfo {
+                    name,
+                    created_ns: rec.created_ns,
+                });
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A new temp file in the store's temp directory.
+    pub async fn temp_file(&self) -> Result<TempFile> {
+        let path = self.tmp.join(random_hex(16));
+        let f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok(TempFile {
+            path,
+            writer: Some(tokio::io::BufWriter::with_capacity(WRITE_BUFFER, f)),
+            written: 0,
+            committed: false,
+        })
+    }
+
+    /// Publishes a finished temp file as object `bucket/key` (atomic replace).
+    pub async fn commit_object(&self, bucket: &str, key: &str, mut temp: TempFile) -> Result<()> {
+        let dest = self.object_path(bucket, key)?;
+        let _guard = self.bucket_lock.read().await;
+        self.head_bucket(bucket).await?;
+        if temp.writer.is_some() {
+            return Err(StorageError::Corrupt("temp file not finished".into()));
+        }
+        match tokio::fs::rename(&temp.path, &dest).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchBucket),
+            Err(e) => return Err(e.into()),
+        }
+        temp.committed = true;
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        blocking(move || Ok(sync_dir(&dir)?)).await
+    }
+
+    /// Opens an object for reading.
+    pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectHandle> {
+        self.head_bucket(bucket).await?;
+        let path = self.object_path(bucket, key)?;
+        let key = key.to_owned();
+        blocking(move || {
+            let f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchKey),
+                Err(e) => return Err(e.into()),
+            };
+            let (meta, data_len): (ObjectMeta, u64) = file::read_meta(&f)?;
+            if meta.key != key {
+                return Err(StorageError::NoSuchKey);
+            }
+            if meta.stored_size != data_len {
+                return Err(StorageError::Corrupt("data length mismatch".into()));
+            }
+            Ok(ObjectHandle {
+                meta,
+                file: Arc::new(f),
+                data_len,
+            })
+        })
+        .await
+    }
+
+    /// Deletes an object; deleting a missing key succeeds (S3 semantics).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        let path = self.object_path(bucket, key)?;
+        let _guard = self.bucket_lock.read().await;
+        self.head_bucket(bucket).await?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        blocking(move || Ok(sync_dir(&dir)?)).await
+    }
+
+    /// Metadata of every object whose key starts with `prefix`, sorted by key (UTF-8 bytes).
+    /// Unreadable files are skipped with a warning.
+    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.head_bucket(bucket).await?;
+        let dir = self.bucket_dir(bucket)?.join(OBJ_DIR);
+        let prefix = prefix.to_owned();
+        blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let f = match std::fs::File::open(entry.path()) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                match file::read_meta::<ObjectMeta>(&f) {
+                    Ok((meta, _)) if meta.key.starts_with(&prefix) => out.push(meta),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(path = %entry.path().display(), error = %e, "skipping unreadable object"),
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Creates a multipart upload record; returns its new id.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        template: ObjectMeta,
+    ) -> Result<UploadMeta> {
+        self.head_bucket(bucket).await?;
+        let upload_id = random_hex(16);
+        let meta = UploadMeta {
+            format: FORMAT,
+            upload_id: upload_id.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            initiated_ns: now_ns(),
+            template,
+        };
+        let staging = self.tmp.join(random_hex(16));
+        let dest = self.upload_dir(&upload_id)?;
+        let uploads = self.uploads.clone();
+        let bytes = serde_json::to_vec(&meta).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        blocking(move || {
+            std::fs::create_dir(&staging)?;
+            let rec = staging.join(UPLOAD_RECORD);
+            std::fs::write(&rec, bytes)?;
+            std::fs::File::open(&rec)?.sync_all()?;
+            sync_dir(&staging)?;
+            std::fs::rename(&staging, &dest)?;
+            sync_dir(&uploads)?;
+            Ok(())
+        })
+        .await?;
+        Ok(meta)
+    }
+
+    /// Opens an upload, checking it belongs to `bucket/key`.
+    pub async fn open_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadHandle> {
+        self.head_bucket(bucket).await?;
+        let dir = self.upload_dir(upload_id)?;
+        let rec = dir.join(UPLOAD_RECORD);
+        let bytes = match tokio::fs::read(&rec).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
+            Err(e) => return Err(e.into()),
+        };
+        let meta: UploadMeta =
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        if meta.bucket != bucket || meta.key != key {
+            return Err(StorageError::NoSuchUpload);
+        }
+        Ok(UploadHandle { meta, dir })
+    }
+
+    /// Publishes a finished temp file as part `number` of an upload (replacing an earlier one).
+    pub async fn commit_part(
+        &self,
+        upload: &UploadHandle,
+        number: u32,
+        mut temp: TempFile,
+    ) -> Result<()> {
+        if temp.writer.is_some() {
+            return Err(StorageError::Corrupt("temp file not finished".into()));
+        }
+        let dest = upload.dir.join(format!("part-{number:05}"));
+        match tokio::fs::rename(&temp.path, &dest).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchUpload),
+            Err(e) => return Err(e.into()),
+        }
+        temp.committed = true;
+        let dir = upload.dir.clone();
+        blocking(move || Ok(sync_dir(&dir)?)).await
+    }
+
+    /// Metadata of all uploaded parts, by part number.
+    pub async fn list_parts(&self, upload: &UploadHandle) -> Result<BTreeMap<u32, PartFileMeta>> {
+        let dir = upload.dir.clone();
+        blocking(move || {
+            let mut out = BTreeMap::new();
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if !name.starts_with("part-") {
+                    continue;
+                }
+                let f = match std::fs::File::open(entry.path()) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let (meta, _): (PartFileMeta, u64) = file::read_meta(&f)?;
+                out.insert(meta.number, meta);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Opens part `number` for reading.
+    pub async fn open_part(
+        &self,
+        upload: &UploadHandle,
+        number: u32,
+    ) -> Result<(PartFileMeta, Arc<std::fs::File>)> {
+        let path = upload.dir.join(format!("part-{number:05}"));
+        blocking(move || {
+            let f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (meta, data_len): (PartFileMeta, u64) = file::read_meta(&f)?;
+            if meta.stored_size != data_len || meta.number != number {
+                return Err(StorageError::Corrupt("part length mismatch".into()));
+            }
+            Ok((meta, Arc::new(f)))
+        })
+        .await
+    }
+
+    /// Removes an upload and its parts (atomic: renamed away first).
+    pub async fn remove_upload(&self, upload: &UploadHandle) -> Result<()> {
+        let trash = self.tmp.join(random_hex(16));
+        let dir = upload.dir.clone();
+        let uploads = self.uploads.clone();
+        blocking(move || {
+            match std::fs::rename(&dir, &trash) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(StorageError::NoSuchUpload);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            sync_dir(&uploads)?;
+            std::fs::remove_dir_all(&trash)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// All uploads of a bucket, sorted by (key, initiation time, id).
+    pub async fn list_uploads(&self, bucket: &str) -> Result<Vec<UploadMeta>> {
+        let uploads = self.uploads.clone();
+        let bucket = bucket.to_owned();
+        blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&uploads)? {
+                let entry = entry?;
+                let Ok(bytes) = std::fs::read(entry.path().join(UPLOAD_RECORD)) else {
+                    continue;
+                };
+                let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes) else {
+                    continue;
+                };
+                if meta.bucket == bucket {
+                    out.push(meta);
+                }
+            }
+            out.sort_by(|a, b| {
+                (a.key.as_str(), a.initiated_ns, a.upload_id.as_str()).cmp(&(
+                    b.key.as_str(),
+                    b.initiated_ns,
+                    b.upload_id.as_str(),
+                ))
+            });
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket", "a.b.c", "0bucket"] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "..",
+            ".objsrv",
+            "a..b",
+            "-ab",
+            "ab-",
+            "AB",
+            "a/b",
+            "a_b",
+            &"a".repeat(64),
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+        assert!(valid_upload_id(&random_hex(16)));
+        assert!(!valid_upload_id("../../etc/passwd0000000000000000"));
+    }
+}

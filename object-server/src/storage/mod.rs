@@ -1,0 +1,52 @@
+//! Local filesystem storage with atomic publication.
+//!
+//! Layout under the data directory:
+//!
+//! ```text
+//! <data>/<bucket>/.bucket.json            bucket record (creation time)
+//! <data>/<bucket>/obj/<sha256(key) hex>    one file per object: data ‖ metadata ‖ trailer
+//! <data>/.objsrv/tmp/                      temp files; emptied at start
+//! <data>/.objsrv/uploads/<upload-id>/      multipart upload: upload.json + part-NNNNN files
+//! ```
+//!
+//! * Object file names are the SHA-256 of the key, so any key (`../x`, `a//b`, `.`, unicode) is
+//!   stored safely inside its bucket and `a/b` never collides with a prefix `a`; the key itself is
+//!   stored in the metadata and checked on read. Bucket names are S3-validated by s3s and
+//!   re-checked here; upload ids are 32 lowercase hex characters.
+//! * Every write goes to a temp file in `.objsrv/tmp` (same filesystem), is fsynced, then renamed
+//!   into place; the rename is the commit point, so data and metadata appear together or not at
+//!   all. A crashed writer leaves only a temp file, removed at the next start.
+//! * Object file format ([`file`]): data region, JSON metadata, `u64 LE` metadata length, 8-byte
+//!   magic `OBJSRV01`.
+
+pub mod file;
+mod fs;
+
+pub use file::{ObjectMeta, PartFileMeta, PartMeta, UploadMeta};
+pub use fs::{BucketInfo, FsStore, ObjectHandle, TempFile, UploadHandle, now_ns};
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Bucket missing.
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// Object missing.
+    #[error("no such key")]
+    NoSuchKey,
+    /// Upload missing (or malformed id).
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// Bucket already exists.
+    #[error("bucket exists")]
+    BucketExists,
+    /// Bucket still has objects.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// A stored file does not parse.
+    #[error("corrupt: {0}")]
+    Corrupt(String),
+    /// Filesystem error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
