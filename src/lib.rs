@@ -11,6 +11,7 @@
 //! - [`run`]: starting a server from settings (used by `kes server` and tests).
 //! - [`dev`]: `kes server --dev`.
 //! - [`serve_cmd`]: the `kes server` command.
+//! - [`cli`]: the client commands (`kes key`, `identity`, `policy`, `ls`, `status`, `metric`, `log`, `completion`).
 //!
 //! # Security
 //! HTTPS only; identities are pinned public keys (SHA-256 of the client
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod dev;

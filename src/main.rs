@@ -1,6 +1,6 @@
 //! The `kes` binary: `kes server` and the client commands.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// A KES-compatible key encryption service.
 #[derive(Debug, Parser)]
@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Start a KES server.
     Server(kes::serve_cmd::ServerArgs),
+    #[command(flatten)]
+    Client(kes::cli::Command),
 }
 
 #[tokio::main]
@@ -25,6 +27,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => kes::serve_cmd::run(args).await,
+        Command::Client(cmd) => kes::cli::run(cmd, Cli::command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
