@@ -1,0 +1,132 @@
+//! The HTTPS server: accept loop, TLS handshake, per-connection identity,
+//! connection limit and graceful shutdown.
+//!
+//! Each accepted TCP connection gets a TLS handshake bounded by
+//! [`HANDSHAKE_TIMEOUT`]; the peer's identity is computed once from its
+//! certificates and shared by every request on that connection. HTTP/1.1 and
+//! h2 are served by hyper-util's auto builder with a header-read timeout.
+//! Accept errors back off instead of stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::auth::Peer;
+use crate::state::State;
+
+/// Longest a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a client may take to send request headers (KES: 5 s).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most connections served at once; further ones wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long shutdown waits for in-flight requests before closing.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// State shared by the accept loop and reload: TLS config and API state,
+/// each swapped atomically.
+#[derive(Clone)]
+pub struct Shared {
+    /// Current TLS configuration (new connections use the latest).
+    pub tls: Arc<ArcSwap<ServerConfig>>,
+    /// Current API state (each request takes a snapshot).
+    pub state: Arc<ArcSwap<State>>,
+}
+
+/// Serves HTTPS on `listener` until `shutdown` completes, then stops
+/// accepting and waits up to [`SHUTDOWN_GRACE`] for open requests.
+pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<Output = ()>) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30));
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // the semaphore is never closed
+            },
+        };
+        let (tcp, remote) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => { backoff = Duration::from_millis(5); conn }
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = TlsAcceptor::from(shared.tls.load_full());
+        let state = shared.state.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let peer = Arc::new(Peer::from_certificates(
+                tls.get_ref().1.peer_certificates().unwrap_or(&[]),
+            ));
+            let service = service_fn(move |req| {
+                let snapshot = state.load_full();
+                let peer = peer.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        crate::api::handle(snapshot, &peer, req).await,
+                    )
+                }
+            });
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(err) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%remote, error = %err, "connection error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period elapsed with connections still open");
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,276 @@
+//! TLS and identity: no certificate, a CA:TRUE certificate, two leaf
+//! certificates, the published API key vector, self-describe, version,
+//! status and the API listing.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+mod common;
+
+use client::{ApiKey, CertifiedKey};
+use common::{TestServer, raw_request, status_message};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, PKCS_ED25519};
+use serde_json::{Value, json};
+
+/// A self-signed CA:TRUE certificate (like a default `openssl req -x509`).
+fn ca_true_cert() -> CertifiedKey {
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "a CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    CertifiedKey {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem().into(),
+    }
+}
+
+#[tokio::test]
+async fn no_client_certificate_fails_the_handshake() {
+    let s = TestServer::start().await;
+    let c = s.client_with_cert(None);
+    for path in ["/version", "/v1/status"] {
+        assert!(
+            c.get(s.url(path)).send().await.is_err(),
+            "{path} must not be served without a certificate"
+        );
+    }
+    assert!(
+        raw_request(s.addr, &s.server_cert_pem, vec![], "GET", "/version", b"")
+            .await
+            .is_err()
+    );
+    // and the server keeps serving
+    assert_eq!(
+        s.client(&s.admin)
+            .get(s.url("/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn ca_true_certificate_is_not_an_identity() {
+    let s = TestServer::start().await;
+    let ca = ca_true_cert();
+    let r = s.raw(Some(&ca), "GET", "/v1/status", b"").await;
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (400, "tls: client certificate is required")
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let r = s
+        .raw(Some(&ca), "GET", "/v1/identity/self/describe", b"")
+        .await;
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (400, "tls: client certificate is required")
+    );
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn two_leaf_certificates_are_refused() {
+    let s = TestServer::start().await;
+    let a = s.admin.certificate().unwrap();
+    let b = s.minio.certificate().unwrap();
+    let r = raw_request(
+        s.addr,
+        &s.server_cert_pem,
+        vec![&a, &b],
+        "GET",
+        "/v1/status",
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (400, "tls: received more than one client certificate")
+    );
+    // a CA in the chain after the leaf is skipped: the leaf alone identifies
+    let ca = ca_true_cert();
+    let r = raw_request(
+        s.addr,
+        &s.server_cert_pem,
+        vec![&a, &ca],
+        "GET",
+        "/v1/status",
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn published_api_key_vector_is_the_admin() {
+    // kes-vectors.json: minio/kes server_test.go API key and identity.
+    let key = ApiKey::parse("kes:v1:AD9E7FSYWrMD+VjhI6q545cYT9YOyFxZb7UnjEepYDRc").unwrap();
+    let id = "3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22";
+    assert_eq!(key.identity(), id);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, pkey) = common::server_cert();
+    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &pkey).unwrap();
+    let other = ApiKey::generate().unwrap();
+    let path = common::write_config(dir.path(), &key, &other, &ApiKey::generate().unwrap(), "");
+    let running = kes::run::start_from_file(&path).await.unwrap();
+    let ck = key.certificate().unwrap();
+    let r = raw_request(
+        running.addr,
+        &cert,
+        vec![&ck],
+        "GET",
+        "/v1/identity/self/describe",
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["identity"], id);
+    assert_eq!(v["admin"], true);
+    let r = raw_request(running.addr, &cert, vec![&ck], "GET", "/v1/key/list/", b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status, 200,
+        "the vector identity is admin: no policy needed"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn self_describe_version_status_and_api() {
+    let s = TestServer::start().await;
+    let minio = s.client(&s.minio);
+    let v: Value = minio
+        .get(s.url("/v1/identity/self/describe"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["identity"], s.minio.identity());
+    assert_eq!(v["policy"], "minio");
+    assert_eq!(v["allow"]["/v1/key/generate/*"], json!({}));
+    assert_eq!(v["deny"]["/v1/key/delete/*"], json!({}));
+    assert_eq!(v["created_by"], s.admin.identity());
+
+    let v: Value = minio
+        .get(s.url("/version"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["version"].is_string() && v["commit"].is_string());
+
+    let st: Value = minio
+        .get(s.url("/v1/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["os"], std::env::consts::OS);
+    assert!(st["uptime"].is_u64());
+    assert!(st["keystore_latency"].as_u64().unwrap() >= 1);
+    assert!(st.get("keystore_unreachable").is_none());
+
+    let admin = s.client(&s.admin);
+    let api: Vec<Value> = admin
+        .get(s.url("/v1/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let find = |p: &str| {
+        api.iter()
+            .find(|r| r["path"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("{p} listed"))
+    };
+    assert_eq!(
+        find("/v1/key/bulk/decrypt/"),
+        json!({"method": "POST", "path": "/v1/key/bulk/decrypt/", "max_body": 1048576, "timeout": 15})
+    );
+    assert_eq!(find("/v1/key/create/")["method"], "PUT");
+    assert_eq!(find("/version")["timeout"], 10);
+
+    assert_eq!(
+        admin.get(s.url("/v1/ready")).send().await.unwrap().status(),
+        200
+    );
+
+    let id: Value = admin
+        .get(s.url(&format!("/v1/identity/describe/{}", s.minio.identity())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(id["policy"], "minio");
+    let id: Value = admin
+        .get(s.url(&format!("/v1/identity/describe/{}", s.admin.identity())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(id["admin"], true);
+    let ids: Value = admin
+        .get(s.url("/v1/identity/list/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids["identities"].as_array().unwrap().len(), 3);
+    let pols: Value = admin
+        .get(s.url("/v1/policy/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pols["names"], json!(["auditor", "minio"]));
+    let pol: Value = admin
+        .get(s.url("/v1/policy/read/minio"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pol["name"], "minio");
+    assert_eq!(pol["deny"], json!({"/v1/key/delete/*": {}}));
+    let pol: Value = admin
+        .get(s.url("/v1/policy/describe/auditor"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pol["created_by"], s.admin.identity());
+    let (st, _) =
+        status_message(admin.get(s.url("/v1/policy/list/a*")).send().await.unwrap()).await;
+    assert_eq!(st, 200);
+    s.running.stop().await;
+}
