@@ -77,6 +77,7 @@ expect_error("InvalidPartOrder", 400, s3.complete_multipart_upload, Bucket="mpb"
 done = s3.complete_multipart_upload(Bucket="mpb", Key="big/obj", UploadId=uid, MultipartUpload=mpu)
 want_etag = hashlib.md5(b"".join(bytes.fromhex(e.strip('"')) for e in etags)).hexdigest() + "-3"
 check("multipart etag", done["ETag"].strip('"') == want_etag, done["ETag"])
+check("complete echoes SSE-C", done["ResponseMetadata"]["HTTPHeaders"].get("x-amz-server-side-encryption-customer-algorithm") == "AES256")
 expect_error("NoSuchUpload", 404, s3.list_parts, Bucket="mpb", Key="big/obj", UploadId=uid)
 h = s3.head_object(Bucket="mpb", Key="big/obj", **sse())
 check("head size", h["ContentLength"] == len(data) and h["ContentType"] == "application/x-test" and h["Metadata"] == {"color": "blue"})
@@ -339,4 +340,45 @@ check("still serving", s3.get_object(Bucket="bk2", Key="pre")["Body"].read() == 
 "#,
     );
     assert_contained(&env, &["bk2"]);
+}
+
+#[test]
+fn tampered_ciphertext_is_never_served() {
+    let env = Env::new(true);
+    run(
+        &env,
+        r#"
+s3.create_bucket(Bucket="tamper")
+s3.put_object(Bucket="tamper", Key="obj", Body=bytes(range(256)) * 800, SSECustomerAlgorithm="AES256", SSECustomerKey=b"T" * 32)
+"#,
+    );
+    // Flip one ciphertext byte inside the second DARE package (packages are 65 568 bytes).
+    let dir = env.path("data/tamper/obj");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[65_568 + 100] ^= 0x01;
+    std::fs::write(&file, bytes).unwrap();
+    let out = run(
+        &env,
+        r#"
+def get(**kw):
+    return s3.get_object(Bucket="tamper", Key="obj", SSECustomerAlgorithm="AES256", SSECustomerKey=b"T" * 32, **kw)["Body"].read()
+data = bytes(range(256)) * 800
+check("first package still readable", get(Range="bytes=0-65535") == data[:65536])
+check("third package still readable", get(Range="bytes=131072-140000") == data[131072:140001])
+for kw in [dict(), dict(Range="bytes=65536-65600"), dict(Range="bytes=60000-70000")]:
+    try:
+        body = get(**kw)
+    except Exception as e:
+        print("OK refused", kw, type(e).__name__)
+        continue
+    raise AssertionError(f"tampered data served for {kw}: {len(body)} bytes")
+"#,
+    );
+    assert_eq!(out.matches("OK refused").count(), 3, "{out}");
 }
