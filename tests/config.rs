@@ -156,6 +156,11 @@ fn invalid_values_are_rejected_with_their_key() {
             .to_string();
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+    // Empty values (YAML null) are empty lists, as in Go.
+    let empty =
+        format!("{base}policy:\n  p:\n    allow:\n    deny:\n    identities:\nkeys:\napi:\n");
+    let s = config::parse(&empty, Path::new("."), |_| None).unwrap();
+    assert!(s.policies.policies["p"].allow.is_empty() && s.keys.is_empty());
     let missing = config::parse("keystore:\n  fs:\n    path: p\n", Path::new("."), |_| None)
         .unwrap_err()
         .to_string();
