@@ -661,3 +661,91 @@ async fn completion_and_help() {
     let o = run(&["key", "bogus"], &[], None).await;
     assert!(!o.status.success());
 }
+
+/// `kes metric`, `kes log` and `kes key disable|enable` against a scripted KES (the fake server of the client
+/// crate's tests), checking what is sent and how the answers are printed.
+#[path = "../client/tests/common/mod.rs"]
+mod fake;
+
+async fn kes(args: &[&str], ca: &str, envs: &[(&str, &str)]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--ca", ca]);
+    run(&all, envs, None).await
+}
+
+#[tokio::test]
+async fn metric_log_and_disable_against_a_scripted_server() {
+    use std::sync::Arc;
+    let server = fake::TestServer::start(Arc::new(|r: &fake::Recorded| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/v1/metrics") => fake::Reply::text(
+            200,
+            "text/plain; version=0.0.4",
+            "# TYPE kes_http_request_success counter\nkes_http_request_success{code=\"200\"} 3\nkes_system_up_time 7\n",
+        ),
+        ("GET", "/v1/log/audit") => fake::Reply::text(
+            200,
+            "application/x-ndjson",
+            "{\"time\":\"2025-01-01T00:00:00Z\",\"request\":{\"ip\":\"127.0.0.1\",\"path\":\"/v1/key/create/a\",\"identity\":\"abcdef0123456789\"},\"response\":{\"code\":200,\"time\":2}}\n",
+        ),
+        ("GET", "/v1/log/error") => fake::Reply::text(200, "application/x-ndjson", "{\"message\":\"level=WARN msg=oops\"}\n"),
+        ("PUT", "/v1/ext/key/disable/k") | ("PUT", "/v1/ext/key/enable/k") => fake::Reply::empty(),
+        ("POST", "/v1/key/encrypt/k") => fake::Reply::error(403, "key is disabled"),
+        _ => fake::Reply::error(404, "key does not exist"),
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let ca = ca.to_str().unwrap().to_string();
+    let key = ApiKey::generate().unwrap().to_string();
+    let envs = [("KES_SERVER", server.endpoint()), ("KES_API_KEY", key)];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let text = ok(&kes(&["metric"], &ca, &envs).await);
+    assert!(text.contains("kes_system_up_time 7"), "{text}");
+    let m = json(&kes(&["metric", "--json"], &ca, &envs).await);
+    assert_eq!(
+        m,
+        serde_json::json!([
+            {"metric": "kes_http_request_success{code=\"200\"}", "value": 3.0},
+            {"metric": "kes_system_up_time", "value": 7.0}
+        ])
+    );
+
+    let audit = ok(&kes(&["log", "--color", "never"], &ca, &envs).await);
+    assert!(
+        audit.contains("/v1/key/create/a")
+            && audit.contains("abcdef012345")
+            && audit.contains("2ms"),
+        "{audit}"
+    );
+    let line = json(&kes(&["log", "--audit", "--json"], &ca, &envs).await);
+    assert_eq!(line["response"]["code"], 200);
+    assert_eq!(
+        ok(&kes(&["log", "--error"], &ca, &envs).await),
+        "level=WARN msg=oops\n"
+    );
+    assert_eq!(
+        json(&kes(&["log", "--error", "--json"], &ca, &envs).await)["message"],
+        "level=WARN msg=oops"
+    );
+
+    ok(&kes(&["key", "disable", "k"], &ca, &envs).await);
+    fails_with(
+        &kes(&["key", "encrypt", "k", "msg"], &ca, &envs).await,
+        "key is disabled",
+    );
+    ok(&kes(&["key", "enable", "k"], &ca, &envs).await);
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        paths.contains(&"PUT /v1/ext/key/disable/k".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"PUT /v1/ext/key/enable/k".to_string()),
+        "{paths:?}"
+    );
+}
