@@ -7,9 +7,14 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 #[command(
     name = "kes",
     version,
-    about = "KES-compatible key encryption service: server and command line"
+    disable_version_flag = true,
+    about = "KES-compatible key encryption service: server and command line",
+    after_help = "Examples:\n  kes server --dev\n  export KES_SERVER=https://127.0.0.1:7373 KES_API_KEY=kes:v1:...\n  kes key create my-minio-sse-s3-key\n  kes key dek my-minio-sse-s3-key\n  kes status"
 )]
 struct Cli {
+    /// Print version (`-v`, as KES).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
