@@ -235,47 +235,11 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Parses a Go duration (`720h`, `1h30m`, `90s`, `1.5h`; units ns, us, µs, ms, s, m, h).
+/// Parses a Go duration (`720h`, `1h30m`, `90s`, `1.5h`) with the config's parser.
 fn parse_go_duration(text: &str) -> anyhow::Result<time::Duration> {
-    let bad = || anyhow::anyhow!("invalid duration '{text}' (examples: 720h, 1h30m, 90s)");
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if s == "0" {
-        return Ok(time::Duration::ZERO);
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let (num, tail) = rest.split_at(num_len);
-        let value: f64 = num.parse().map_err(|_| bad())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let secs = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += value * secs;
-        rest = tail;
-    }
-    if !total.is_finite() || total > 1e12 {
-        return Err(bad());
-    }
-    Ok(time::Duration::seconds_f64(total))
+    let d = crate::config::duration::parse(text)
+        .map_err(|e| anyhow::anyhow!("{e} (examples: 720h, 1h30m, 90s)"))?;
+    time::Duration::try_from(d).map_err(|_| anyhow::anyhow!("invalid duration '{text}'"))
 }
 
 #[cfg(test)]
