@@ -274,3 +274,28 @@ async fn self_describe_version_status_and_api() {
     assert_eq!(st, 200);
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn plain_http_gets_tls_is_required() {
+    let s = TestServer::start().await;
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/v1/status", s.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], client::Error::TLS_REQUIRED.1);
+    // and TLS clients are still served
+    assert_eq!(
+        s.client(&s.admin)
+            .get(s.url("/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    s.running.stop().await;
+}
