@@ -15,6 +15,7 @@
 //! - [`reload`]: SIGHUP: re-read config, policies and TLS, swap atomically.
 //! - [`dev`]: `kes server --dev`.
 //! - [`serve_cmd`]: the `kes server` command.
+//! - [`cli`]: the client commands (`kes key`, `identity`, `policy`, `ls`, `status`, `metric`, `log`, `completion`).
 //!
 //! # Security
 //! HTTPS only; identities are pinned public keys (SHA-256 of the client
@@ -25,6 +26,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod dev;

@@ -103,6 +103,10 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<
         let dispatch = state.load().telemetry.dispatch.clone();
         let connection = async move {
             let _permit = permit;
+            if is_plain_http(&tcp).await {
+                refuse_plain_http(tcp).await;
+                return;
+            }
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
@@ -148,6 +152,29 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<
     {
         tracing::warn!("shutdown grace period elapsed with connections still open");
     }
+}
+
+/// Whether the client opened with plain HTTP instead of a TLS handshake
+/// (a TLS record starts with 0x16; an HTTP request with an ASCII method).
+async fn is_plain_http(tcp: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// Answers a plain-HTTP client with KES's 400 `insecure connection: TLS is
+/// required` and closes the connection.
+async fn refuse_plain_http(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    const BODY: &str = "{\"message\":\"insecure connection: TLS is required\"}";
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.write_all(response.as_bytes())).await;
+    let _ = tcp.shutdown().await;
 }
 
 /// Binds `addr` (port 0 picks a free port).

@@ -156,6 +156,11 @@ fn invalid_values_are_rejected_with_their_key() {
             .to_string();
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+    // Empty values (YAML null) are empty lists, as in Go.
+    let empty =
+        format!("{base}policy:\n  p:\n    allow:\n    deny:\n    identities:\nkeys:\napi:\n");
+    let s = config::parse(&empty, Path::new("."), |_| None).unwrap();
+    assert!(s.policies.policies["p"].allow.is_empty() && s.keys.is_empty());
     let missing = config::parse("keystore:\n  fs:\n    path: p\n", Path::new("."), |_| None)
         .unwrap_err()
         .to_string();
@@ -263,4 +268,22 @@ fn ready_made_policies_load_and_mean_what_they_say() {
     }
     seen.sort();
     assert_eq!(seen, ["auditor", "key-admin", "minio"]);
+}
+
+#[test]
+fn a_server_certificate_without_san_is_refused() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "no-san");
+    let cert = params.self_signed(&key).unwrap();
+    let err =
+        kes::config::tls::identity_from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+            .err()
+            .unwrap();
+    assert!(
+        err.to_string().contains("subject alternative name"),
+        "{err}"
+    );
 }

@@ -163,6 +163,10 @@ async fn canonical_errors() {
         .await
         .unwrap();
     assert_eq!(d["algorithm"], "AES256");
+    assert_eq!(
+        d["created_at"], "0001-01-01T00:00:00Z",
+        "no date stored: Go's zero time, as KES"
+    );
     // 502: a stored value that cannot be read is a keystore read failure, without detail.
     std::fs::write(s.dir.path().join("keys/broken"), "!!not a key!!").unwrap();
     let got = status_message(c.post(u("/v1/key/generate/broken")).send().await.unwrap()).await;

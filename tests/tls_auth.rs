@@ -274,3 +274,98 @@ async fn self_describe_version_status_and_api() {
     assert_eq!(st, 200);
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn plain_http_gets_tls_is_required() {
+    let s = TestServer::start().await;
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/v1/status", s.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], client::Error::TLS_REQUIRED.1);
+    // and TLS clients are still served
+    assert_eq!(
+        s.client(&s.admin)
+            .get(s.url("/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn auth_on_verifies_client_certificates_against_the_ca() {
+    use rcgen::{ExtendedKeyUsagePurpose, Issuer};
+    // A test CA and a client certificate it signs.
+    let ca_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut leaf_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "client");
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let signed = CertifiedKey {
+        cert_pem: leaf.pem(),
+        cert_der: leaf.der().to_vec(),
+        key_pem: leaf_key.serialize_pem().into(),
+    };
+    let signed_id = client::identity::of_certificate(&signed.cert_der).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = common::server_cert();
+    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
+    let config = format!(
+        "admin:\n  identity: {signed_id}\ntls:\n  key: server.key\n  cert: server.crt\n  auth: on\n  ca: ca.crt\naddress: 127.0.0.1:0\nkeystore:\n  fs:\n    path: keys\n"
+    );
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let running = kes::run::start_from_file(&dir.path().join("config.yaml"))
+        .await
+        .unwrap();
+
+    // Signed by the CA: served, and identified by the leaf's public key.
+    let r = raw_request(
+        running.addr,
+        &cert,
+        vec![&signed],
+        "GET",
+        "/v1/identity/self/describe",
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["identity"], signed_id.as_str());
+    // Self-signed (an API-key certificate): the handshake is refused.
+    let self_signed = ApiKey::generate().unwrap().certificate().unwrap();
+    assert!(
+        raw_request(
+            running.addr,
+            &cert,
+            vec![&self_signed],
+            "GET",
+            "/version",
+            b""
+        )
+        .await
+        .is_err()
+    );
+    running.stop().await;
+}

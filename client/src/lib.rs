@@ -1,4 +1,4 @@
-//! KES client: wire types, errors, API keys, identities and (later) a multi-endpoint async client.
+//! KES client: wire types, errors, API keys, identities and a multi-endpoint async client.
 //!
 //! # Layout
 //!
@@ -6,6 +6,8 @@
 //! * [`error`] — [`Error`], the crate's one error enum, and the canonical `(status, message)` pairs of KES.
 //! * [`apikey`] — [`ApiKey`] (`kes:v1:` keys), identity and the self-signed client certificate derived from it.
 //! * [`identity`] — the identity rule: hex SHA-256 of a certificate's `SubjectPublicKeyInfo`.
+//! * [`client`] — [`Client`] / [`ClientBuilder`]: one async method per KES endpoint over mTLS (reqwest + rustls).
+//! * [`endpoints`] — endpoint normalisation, local-first ordering, random rotation and the 30 s quarantine.
 //!
 //! # Security
 //!
@@ -15,9 +17,12 @@
 #![warn(missing_docs)]
 
 pub mod apikey;
+pub mod client;
+pub mod endpoints;
 pub mod error;
 pub mod identity;
 pub mod wire;
 
 pub use apikey::{ApiKey, CertificateOptions, CertifiedKey};
+pub use client::{Client, ClientBuilder, EventStream};
 pub use error::{Canonical, Error, Result};

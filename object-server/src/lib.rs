@@ -22,8 +22,8 @@
 //! * Client keys, OEKs, KEKs and part keys live in zeroizing types with redacted `Debug`; the
 //!   client key and its MD5 are never stored — only the IV and the 64-byte sealed OEK. Key MD5s
 //!   are compared in constant time.
-//! * s3s logs whole requests (headers included) at `debug` level in `s3s::service`; the binary
-//!   pins that target to `info` so SSE-C keys never reach the logs.
+//! * s3s logs whole requests (headers included) at `debug` level; the binary caps
+//!   `s3s::{service,ops,http}` at `info` so SSE-C keys never reach the logs.
 //! * Object keys never become paths (SHA-256 file names), bucket names and upload ids are
 //!   validated before touching the filesystem.
 //! * Limits: request heads ≤ 64 KiB, objects/parts ≤ 5 GiB, user metadata ≤ 2 KiB; no rate

@@ -51,14 +51,16 @@ async fn shutdown_signal() {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
-    // s3s::service logs whole requests (SSE-C keys included) at debug: never enable that.
-    let filter = match "s3s::service=info".parse() {
-        Ok(d) => filter.add_directive(d),
-        Err(_) => filter,
-    };
+    // s3s logs whole requests, POST form fields and expected signatures at debug/trace level
+    // (SSE-C keys included): cap its modules at info whatever RUST_LOG says.
+    let filter = ["s3s::service=info", "s3s::ops=info", "s3s::http=info"]
+        .into_iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, d| f.add_directive(d));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

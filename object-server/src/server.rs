@@ -22,6 +22,8 @@ use crate::storage::FsStore;
 
 /// Largest accepted request head (HTTP/1 buffer) / header list (h2).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most header fields accepted in one HTTP/1 request.
+pub const MAX_HEADERS: usize = 100;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -146,6 +148,7 @@ impl Bound {
         http.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_headers(MAX_HEADERS)
             .max_buf_size(MAX_HEADER_BYTES.max(8192));
         http.http2()
             .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));

@@ -8,12 +8,16 @@ use client::wire::{
 };
 use http::Response;
 use time::OffsetDateTime;
+use time::macros::datetime;
 use zeroize::Zeroizing;
 
 use super::names::{pattern_prefix, valid_name, valid_pattern};
 use super::{ApiError, Body, KeystoreOp, Request, empty, json};
 use crate::crypto::{self, Cipher, KeyVersion};
 use crate::state::State;
+
+/// Go's zero `time.Time`, what KES reports for keys stored without a date.
+const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
 
 /// Most ciphertexts in one bulk decrypt request.
 pub const MAX_BULK: usize = 1000;
@@ -110,7 +114,8 @@ pub async fn describe(state: &State, req: Request) -> Result<Response<Body>, Api
             .unwrap_or(Cipher::Aes256)
             .as_str()
             .to_owned(),
-        created_at: key.created_at().unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        // Legacy keys without metadata: Go's zero time, as KES reports it.
+        created_at: key.created_at().unwrap_or(GO_ZERO_TIME),
         created_by: key.created_by().to_owned(),
     })
 }

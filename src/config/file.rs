@@ -34,6 +34,16 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
+/// Decodes `null` (an empty YAML value, e.g. `identities:` with nothing
+/// under it) as the type's default, as Go's YAML decoder does.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -53,12 +63,16 @@ pub struct File {
     /// `log.error`, `log.audit`.
     pub log: Log,
     /// `api.<path>.{skip_auth,timeout}`.
+    #[serde(deserialize_with = "null_default")]
     pub api: BTreeMap<String, ApiRoute>,
     /// `policy.<name>.{allow,deny,identities}`.
+    #[serde(deserialize_with = "null_default")]
     pub policy: BTreeMap<String, Policy>,
     /// `keys: [- name: …]`.
+    #[serde(deserialize_with = "null_default")]
     pub keys: Vec<KeyEntry>,
     /// `keystore.<backend>`: decoded per backend by the settings layer.
+    #[serde(deserialize_with = "null_default")]
     pub keystore: BTreeMap<String, serde_json::Value>,
 }
 
@@ -133,10 +147,13 @@ pub struct ApiRoute {
 #[serde(default)]
 pub struct Policy {
     /// Allowed path patterns.
+    #[serde(deserialize_with = "null_default")]
     pub allow: Vec<String>,
     /// Denied path patterns.
+    #[serde(deserialize_with = "null_default")]
     pub deny: Vec<String>,
     /// Identities assigned to this policy.
+    #[serde(deserialize_with = "null_default")]
     pub identities: Vec<Scalar>,
 }
 

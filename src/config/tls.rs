@@ -141,8 +141,18 @@ pub fn identity_from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, Co
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ConfigError::Tls(format!("invalid certificate PEM: {e}")))?;
-    if chain.is_empty() {
+    let Some(leaf) = chain.first() else {
         return Err(ConfigError::Tls("no certificate found in tls.cert".into()));
+    };
+    let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| ConfigError::Tls(format!("invalid certificate: {e}")))?;
+    let has_san = matches!(parsed.subject_alternative_name(), Ok(Some(san)) if san.value.general_names.iter().any(|n| {
+        matches!(n, x509_parser::extensions::GeneralName::DNSName(_) | x509_parser::extensions::GeneralName::IPAddress(_))
+    }));
+    if !has_san {
+        return Err(ConfigError::Tls(
+            "the server certificate has no DNS or IP subject alternative name".into(),
+        ));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| ConfigError::Tls(format!("invalid private key PEM: {e}")))?;

@@ -97,6 +97,15 @@ where
     })
 }
 
+/// For bodies produced from a stored object (copies): a read failure is a server error, not an
+/// incomplete client body.
+pub fn stored_source_error(e: Error) -> Error {
+    match e {
+        Error::IncompleteBody => Error::Internal("reading the copy source failed".to_owned()),
+        other => other,
+    }
+}
+
 /// Appends `len` bytes of `file` starting at `offset` to `temp` unchanged.
 pub async fn copy_raw(
     temp: &mut TempFile,

@@ -61,7 +61,8 @@ pub fn page<'a>(
             }
         }
         if p.contents.len() + p.prefixes.len() >= max_keys {
-            p.truncated = true;
+            // With max-keys 0 nothing can be resumed from: report not truncated.
+            p.truncated = max_keys > 0;
             break;
         }
         match common {
@@ -279,7 +280,8 @@ mod tests {
         assert_eq!(p.prefixes, ["c/x/"]);
         assert_eq!(keys(&p), ["c/z"]);
         // no delimiter, max-keys 0
-        assert!(page(&all, "", None, None, 0).truncated);
+        assert!(!page(&all, "", None, None, 0).truncated);
+        assert!(page(&all, "", None, None, 0).contents.is_empty());
         assert_eq!(page(&all, "", None, Some("c/z"), 1000).contents.len(), 2);
     }
 

@@ -270,7 +270,9 @@ impl ObjectServer {
             io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, offset, len);
         let key = opened.as_ref().map(|(oek, _)| oek.part_key(number));
         let mut temp = self.store.temp_file().await?;
-        let out = io::write_body(&mut temp, plaintext, key.as_ref(), MAX_OBJECT_SIZE).await?;
+        let out = io::write_body(&mut temp, plaintext, key.as_ref(), MAX_OBJECT_SIZE)
+            .await
+            .map_err(io::stored_source_error)?;
         if out.size != len {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }
@@ -385,15 +387,23 @@ impl ObjectServer {
             location: Some(format!("/{bucket}/{key}")),
             ..Default::default()
         });
-        if let Some((_, ck)) = &opened {
-            let (alg, md5) = ssec_echo(Some(ck));
-            for (name, value) in [
-                ("x-amz-server-side-encryption-customer-algorithm", alg),
-                ("x-amz-server-side-encryption-customer-key-md5", md5),
-            ] {
-                if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
-                    resp.headers.insert(name, v);
-                }
+        // Destination SSE headers (project decision §10): the algorithm always for SSE-C
+        // uploads, the key MD5 when the client sent the key.
+        let ssec_upload = matches!(
+            StoredEncryption::from_metadata(&upload.meta.template.internal)?,
+            StoredEncryption::SseC(_)
+        );
+        let (alg, md5) = match &opened {
+            Some((_, ck)) => ssec_echo(Some(ck)),
+            None if ssec_upload => (Some(crate::sse::params::SSE_C_ALGORITHM.to_owned()), None),
+            None => (None, None),
+        };
+        for (name, value) in [
+            ("x-amz-server-side-encryption-customer-algorithm", alg),
+            ("x-amz-server-side-encryption-customer-key-md5", md5),
+        ] {
+            if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+                resp.headers.insert(name, v);
             }
         }
         Ok(resp)

@@ -648,7 +648,8 @@ impl ObjectServer {
             dest_state.as_ref().map(|((_, oek), _)| &oek.0),
             MAX_OBJECT_SIZE,
         )
-        .await?;
+        .await
+        .map_err(io::stored_source_error)?;
         if out.size != src.meta.size {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }

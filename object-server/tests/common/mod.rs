@@ -59,7 +59,7 @@ impl ServerProc {
             .arg(data)
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,s3s=off")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
