@@ -19,7 +19,7 @@ use tracing::instrument::WithSubscriber as _;
 
 use crate::config::{self, ConfigError, KeystoreSettings, Settings};
 use crate::crypto::KeyVersion;
-use crate::logs::{Sinks, Telemetry};
+use crate::logs::{LogFormat, Sinks, Telemetry};
 use crate::server::{self, Shared};
 use crate::state::State;
 
@@ -255,7 +255,7 @@ async fn launch(
 ) -> Result<Running, StartError> {
     let telemetry = options
         .telemetry
-        .unwrap_or_else(|| Telemetry::new(&settings.log, Sinks::stdio()));
+        .unwrap_or_else(|| Telemetry::new(&settings.log, Sinks::stdio(LogFormat::Text)));
     telemetry.set_levels(&settings.log);
     let cache = Cache::new(
         keystore.clone(),

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use crate::config;
 use crate::dev;
-use crate::logs::{Sinks, Telemetry};
+use crate::logs::{LogFormat, Sinks, Telemetry};
 use crate::reload;
 use crate::run;
 
@@ -29,6 +29,10 @@ pub struct ServerArgs {
     /// Development mode: in-memory keystore, self-signed certificate, new admin API key.
     #[arg(long)]
     pub dev: bool,
+    /// Format of the error log (stderr) and audit log (stdout): `text`
+    /// (Go slog text lines, as KES) or `json` (one JSON object per line).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = parse_log_format)]
+    pub log_format: LogFormat,
     /// Deprecated (ignored, as in KES).
     #[arg(long, hide = true)]
     pub key: Option<String>,
@@ -57,7 +61,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (running, config_path) = if args.dev {
         let addr = args.addr.unwrap_or(dev::DEV_ADDRESS.parse()?);
         let dev = dev::setup(addr)?;
-        let telemetry = init_logging(&dev.settings.log);
+        let telemetry = init_logging(&dev.settings.log, args.log_format);
         let keystore = run::open_keystore(&dev.settings.keystore)?;
         let running = run::start_with_options(
             &dev.settings,
@@ -85,7 +89,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         if let Some(addr) = args.addr {
             settings.address = addr;
         }
-        let telemetry = init_logging(&settings.log);
+        let telemetry = init_logging(&settings.log, args.log_format);
         let tls = run::tls_config(&settings)?;
         let keystore = run::open_keystore(&settings.keystore)?;
         let running = run::start_with_options(
@@ -135,10 +139,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 /// Builds the server's telemetry (audit log to stdout, error log to stderr)
 /// and makes its error log the process-wide `tracing` default, so events
 /// outside request handling (key cache, reload) are logged too.
-fn init_logging(log: &config::LogSettings) -> Arc<Telemetry> {
-    let telemetry = Telemetry::new(log, Sinks::stdio());
+fn init_logging(log: &config::LogSettings, format: LogFormat) -> Arc<Telemetry> {
+    let telemetry = Telemetry::new(log, Sinks::stdio(format));
     let _ = tracing::dispatcher::set_global_default(telemetry.dispatch.clone());
     telemetry
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!(
+            "'{other}' is not a log format: use 'text' or 'json'"
+        )),
+    }
 }
 
 /// What a process signal asks for.

@@ -1287,11 +1287,12 @@ struct Kes {
 }
 
 impl Kes {
-    async fn spawn(config: &std::path::Path) -> Kes {
+    async fn spawn(config: &std::path::Path, extra_args: &[&str]) -> Kes {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kes"))
             .args(["server", "--config"])
             .arg(config)
             .args(["--addr", "127.0.0.1:0"])
+            .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -1390,7 +1391,7 @@ fn files(extra: &str) -> (Files, std::path::PathBuf) {
 #[tokio::test]
 async fn sighup_reloads_a_valid_config_and_keeps_serving_on_a_broken_one() {
     let (f, path) = files("log:\n  error: INFO\n");
-    let kes = Kes::spawn(&path).await;
+    let kes = Kes::spawn(&path, &[]).await;
     let st = |k: &ApiKey, pem: &str, p: &str| {
         let c = reqwest_trusting(pem, k);
         let url = kes.url(p);
@@ -1462,8 +1463,8 @@ impl<F: std::future::Future<Output = reqwest::Result<u16>>> ThenSome200 for F {
 
 #[tokio::test]
 async fn sigterm_drains_requests_in_flight_and_exits() {
-    let (f, path) = files("");
-    let kes = Kes::spawn(&path).await;
+    let (f, path) = files("log:\n  audit: on\n");
+    let kes = Kes::spawn(&path, &["--log-format", "json"]).await;
     let admin = reqwest_trusting(&f.cert, &f.admin);
     assert_eq!(
         admin
@@ -1525,13 +1526,35 @@ async fn sigterm_drains_requests_in_flight_and_exits() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
-    assert!(kes.output().contains("shutting down"));
+    // --log-format json: every stderr and stdout log line is a JSON object
+    let stderr = kes.stderr.lock().unwrap().clone();
+    let stdout = kes.stdout.lock().unwrap().clone();
+    let mut msgs = Vec::new();
+    for line in stderr.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("JSON: {line}"));
+        assert!(v["time"].is_string() && v["level"].is_string(), "{line}");
+        msgs.push(v["msg"].as_str().unwrap().to_owned());
+    }
+    assert!(msgs.iter().any(|m| m.contains("shutting down")), "{msgs:?}");
+    let audit: Vec<Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .filter(|v| v["request"]["path"] == "/v1/key/decrypt/k" && v["response"]["code"] == 200)
+            .count()
+            == 10,
+        "one audit event per drained request: {stdout}"
+    );
 }
 
 #[tokio::test]
 async fn no_key_material_or_api_key_in_any_log_or_stream() {
     let (f, path) = files("log:\n  error: DEBUG\n  audit: on\n");
-    let kes = Kes::spawn(&path).await;
+    let kes = Kes::spawn(&path, &[]).await;
     let admin = reqwest_trusting(&f.cert, &f.admin);
     let auditor = reqwest_trusting(&f.cert, &f.auditor);
     let mut audit = Lines::open(&auditor, kes.url("/v1/log/audit")).await;

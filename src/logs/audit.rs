@@ -7,6 +7,8 @@
 //! stdout is **off** unless `log.audit` is set; every request is audited
 //! (as legacy KES did), not only key create/import/delete. Audit events are
 //! INFO (slog level 0): `log.audit: WARN` or higher writes nothing to stdout.
+//! On stdout, [`LogFormat::Json`] writes the stream's JSON event instead of
+//! the text line.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use bytes::Bytes;
 use client::wire::{AuditEvent, AuditRequest, AuditResponse};
 use time::OffsetDateTime;
 
-use super::errlog::render;
+use super::errlog::{LogFormat, render};
 use super::hub::Hub;
 use super::writer::LineWriter;
 use crate::config::LogLevel;
@@ -47,6 +49,7 @@ pub struct Record<'a> {
 /// The audit log of one server.
 pub struct AuditLog {
     level: AtomicI64,
+    format: LogFormat,
     /// `/v1/log/audit` subscribers.
     pub hub: Hub,
     out: LineWriter,
@@ -67,9 +70,15 @@ fn level_value(level: Option<LogLevel>) -> i64 {
 
 impl AuditLog {
     /// An audit log writing to `out` at `level` (`None` = stdout off).
-    pub fn new(level: Option<LogLevel>, out: LineWriter, metrics: Arc<Metrics>) -> AuditLog {
+    pub fn new(
+        level: Option<LogLevel>,
+        format: LogFormat,
+        out: LineWriter,
+        metrics: Arc<Metrics>,
+    ) -> AuditLog {
         AuditLog {
             level: AtomicI64::new(level_value(level)),
+            format,
             hub: Hub::new(metrics.clone()),
             out,
             metrics,
@@ -99,40 +108,47 @@ impl AuditLog {
             .identity
             .map(|i| i.as_str().to_owned())
             .unwrap_or_default();
+        let event = AuditEvent {
+            time: now,
+            request: AuditRequest {
+                ip: r.ip.to_string(),
+                path: r.path.to_owned(),
+                identity,
+            },
+            response: AuditResponse {
+                code: r.code,
+                time: millis,
+            },
+        };
         if to_stdout {
-            let line = render(
-                now,
-                AUDIT_LEVEL,
-                "audit",
-                &[
-                    ("req.ip", r.ip.to_string()),
-                    ("req.path", r.path.to_owned()),
-                    ("req.identity", identity.clone()),
-                    ("res.code", r.code.to_string()),
-                    ("res.time", format!("{millis}ms")),
-                ],
-            );
-            let mut raw = line.into_bytes();
-            raw.push(b'\n');
-            self.out.write(raw);
-        }
-        if self.hub.has_subscribers() {
-            let event = AuditEvent {
-                time: now,
-                request: AuditRequest {
-                    ip: r.ip.to_string(),
-                    path: r.path.to_owned(),
-                    identity,
-                },
-                response: AuditResponse {
-                    code: r.code,
-                    time: millis,
-                },
+            let raw = match self.format {
+                LogFormat::Text => Some(
+                    render(
+                        now,
+                        AUDIT_LEVEL,
+                        "audit",
+                        &[
+                            ("req.ip", event.request.ip.clone()),
+                            ("req.path", event.request.path.clone()),
+                            ("req.identity", event.request.identity.clone()),
+                            ("res.code", r.code.to_string()),
+                            ("res.time", format!("{millis}ms")),
+                        ],
+                    )
+                    .into_bytes(),
+                ),
+                LogFormat::Json => serde_json::to_vec(&event).ok(),
             };
-            if let Ok(mut json) = serde_json::to_vec(&event) {
-                json.push(b'\n');
-                self.hub.publish(Bytes::from(json));
+            if let Some(mut raw) = raw {
+                raw.push(b'\n');
+                self.out.write(raw);
             }
+        }
+        if self.hub.has_subscribers()
+            && let Ok(mut json) = serde_json::to_vec(&event)
+        {
+            json.push(b'\n');
+            self.hub.publish(Bytes::from(json));
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The error log: every `tracing` event of this server at or above the
 //! `log.error` level, rendered as a Go slog *text* line
-//! (`time=… level=… msg=… key=value …`), written to stderr and sent to the
-//! `/v1/log/error` subscribers as `{"message":"<line>"}`.
+//! (`time=… level=… msg=… key=value …`) and sent to the `/v1/log/error`
+//! subscribers as `{"message":"<line>"}`; written to stderr as the same text
+//! line or, with [`LogFormat::Json`], as one slog-style JSON object
+//! (`{"time","level","msg",…}`).
 //!
 //! [`ErrorLogLayer`] is the `tracing_subscriber` layer that feeds an
 //! [`ErrorLog`]. Only events whose target belongs to this project (`kes…`,
@@ -34,10 +36,21 @@ use crate::metrics::Metrics;
 const TIME: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
+/// How stdout/stderr lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Go slog text lines (`time=… level=… msg=…`), as KES.
+    #[default]
+    Text,
+    /// One JSON object per line (`{"time","level","msg",…}`).
+    Json,
+}
+
 /// The error log of one server.
 pub struct ErrorLog {
     /// Lowest slog level logged (`log.error`); above ERROR = nothing.
     level: AtomicI64,
+    format: LogFormat,
     /// `/v1/log/error` subscribers.
     pub hub: Hub,
     out: LineWriter,
@@ -90,9 +103,15 @@ fn ours(target: &str) -> bool {
 
 impl ErrorLog {
     /// An error log at `level` writing lines to `out`.
-    pub fn new(level: LogLevel, out: LineWriter, metrics: Arc<Metrics>) -> ErrorLog {
+    pub fn new(
+        level: LogLevel,
+        format: LogFormat,
+        out: LineWriter,
+        metrics: Arc<Metrics>,
+    ) -> ErrorLog {
         ErrorLog {
             level: AtomicI64::new(level.0),
+            format,
             hub: Hub::new(metrics.clone()),
             out,
             metrics,
@@ -114,18 +133,19 @@ impl ErrorLog {
         slog_level(level) >= self.level.load(Ordering::Relaxed)
     }
 
-    /// Logs one rendered slog line (without newline): counts it, queues it
-    /// for stderr and sends it to the stream subscribers.
-    pub fn emit(&self, line: &str) {
+    /// Logs one event: counts it, queues it for stderr and sends its text
+    /// line to the stream subscribers.
+    pub fn emit(&self, time: OffsetDateTime, level: i64, msg: &str, pairs: &[(&str, String)]) {
         self.metrics.error_event();
-        let mut raw = Vec::with_capacity(line.len() + 1);
-        raw.extend_from_slice(line.as_bytes());
+        let text = render(time, level, msg, pairs);
+        let mut raw = match self.format {
+            LogFormat::Text => text.clone().into_bytes(),
+            LogFormat::Json => render_json(time, level, msg, pairs).into_bytes(),
+        };
         raw.push(b'\n');
         self.out.write(raw);
         if self.hub.has_subscribers() {
-            let event = client::wire::ErrorEvent {
-                message: line.to_owned(),
-            };
+            let event = client::wire::ErrorEvent { message: text };
             if let Ok(mut json) = serde_json::to_vec(&event) {
                 json.push(b'\n');
                 self.hub.publish(Bytes::from(json));
@@ -159,13 +179,12 @@ impl<S: Subscriber> Layer<S> for ErrorLogLayer {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let line = render(
+        self.0.emit(
             OffsetDateTime::now_utc(),
             slog_level(*meta.level()),
             &fields.message,
             &fields.pairs,
         );
-        self.0.emit(&line);
     }
 }
 
@@ -211,6 +230,35 @@ pub fn render(time: OffsetDateTime, level: i64, msg: &str, pairs: &[(&str, Strin
         line.push('=');
         push_value(&mut line, value);
     }
+    line
+}
+
+/// One slog-style JSON line: `{"time":…,"level":…,"msg":…,"k":"v",…}`
+/// (keys in this order; values are strings).
+pub fn render_json(
+    time: OffsetDateTime,
+    level: i64,
+    msg: &str,
+    pairs: &[(&str, String)],
+) -> String {
+    let stamp = time
+        .to_offset(time::UtcOffset::UTC)
+        .format(TIME)
+        .unwrap_or_default();
+    let mut line = String::with_capacity(96 + msg.len());
+    let mut field = |key: &str, value: &str| {
+        line.push(if line.is_empty() { '{' } else { ',' });
+        line.push_str(&serde_json::Value::from(key).to_string());
+        line.push(':');
+        line.push_str(&serde_json::Value::from(value).to_string());
+    };
+    field("time", &stamp);
+    field("level", &level_name(level));
+    field("msg", msg);
+    for (key, value) in pairs {
+        field(key, value);
+    }
+    line.push('}');
     line
 }
 
@@ -274,6 +322,18 @@ mod tests {
             ),
             "time=2024-03-01T10:20:30.123Z level=INFO msg=ok e=\"a=b \\\"c\\\"\\n\" x=\"\""
         );
+    }
+
+    #[test]
+    fn json_lines() {
+        let t = datetime!(2024-03-01 10:20:30.123456 UTC);
+        let line = render_json(t, 4, "a \"b\"", &[("k", "v\n".into())]);
+        assert_eq!(
+            line,
+            r#"{"time":"2024-03-01T10:20:30.123Z","level":"WARN","msg":"a \"b\"","k":"v\n"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["k"], "v\n");
     }
 
     #[test]

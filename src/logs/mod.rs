@@ -24,7 +24,7 @@ use crate::config::LogSettings;
 use crate::metrics::Metrics;
 
 pub use audit::AuditLog;
-pub use errlog::{ErrorLog, ErrorLogLayer};
+pub use errlog::{ErrorLog, ErrorLogLayer, LogFormat};
 pub use writer::{LineWriter, Sink};
 
 /// Where the audit log (stdout) and the error log (stderr) are written.
@@ -33,6 +33,8 @@ pub struct Sinks {
     pub audit: Sink,
     /// Error log output (normally stderr).
     pub error: Sink,
+    /// Line format of both outputs (the streams keep KES's formats).
+    pub format: LogFormat,
 }
 
 impl std::fmt::Debug for Sinks {
@@ -42,11 +44,12 @@ impl std::fmt::Debug for Sinks {
 }
 
 impl Sinks {
-    /// The process's stdout (audit) and stderr (errors).
-    pub fn stdio() -> Sinks {
+    /// The process's stdout (audit) and stderr (errors), in `format`.
+    pub fn stdio(format: LogFormat) -> Sinks {
         Sinks {
             audit: Box::new(std::io::stdout()),
             error: Box::new(std::io::stderr()),
+            format,
         }
     }
 }
@@ -82,11 +85,13 @@ impl Telemetry {
         let metrics = Arc::new(Metrics::new());
         let errors = Arc::new(ErrorLog::new(
             log.error,
+            sinks.format,
             LineWriter::spawn("kes-error-log", sinks.error, metrics.clone()),
             metrics.clone(),
         ));
         let audit = AuditLog::new(
             log.audit,
+            sinks.format,
             LineWriter::spawn("kes-audit-log", sinks.audit, metrics.clone()),
             metrics.clone(),
         );

@@ -325,6 +325,7 @@ impl Outputs {
         kes::logs::Sinks {
             audit: Box::new(self.audit.clone()),
             error: Box::new(self.error.clone()),
+            format: kes::logs::LogFormat::Text,
         }
     }
 }
