@@ -73,13 +73,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        println!("Endpoint     https://{}", running.addr);
-        println!("API Key      {}", dev.api_key);
-        println!("Admin        {}", dev.api_key.identity());
-        println!("Keystore     in-memory (development mode: keys are lost on exit)");
-        println!();
-        println!("  export KES_SERVER=https://{}", running.addr);
-        println!("  export KES_API_KEY={}", dev.api_key);
+        banner(&format!(
+            "Endpoint     https://{addr}\nAPI Key      {key}\nAdmin        {admin}\n\
+             Keystore     in-memory (development mode: keys are lost on exit)\n\n  \
+             export KES_SERVER=https://{addr}\n  export KES_API_KEY={key}\n",
+            addr = running.addr,
+            key = dev.api_key,
+            admin = dev.api_key.identity(),
+        ));
         (running, None)
     } else {
         let path = args
@@ -102,14 +103,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        println!("Endpoint     https://{}", running.addr);
+        let mut text = format!("Endpoint     https://{}\n", running.addr);
         if let Some(admin) = &settings.admin {
-            println!("Admin        {admin}");
+            text.push_str(&format!("Admin        {admin}\n"));
         }
+        banner(&text);
         (running, Some(path))
     };
-    // stdout is a pipe under supervisors: make the banner visible at once.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
     // Every signal but SIGHUP stops the server.
     while signals.next().await == Signal::Reload {
         let Some(path) = &config_path else {
@@ -134,6 +134,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .ok();
     Ok(())
+}
+
+/// Prints the start-up banner and flushes it (stdout is often a pipe).
+/// A closed stdout is ignored: the server must not stop because whoever
+/// read the banner went away.
+fn banner(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 /// Builds the server's telemetry (audit log to stdout, error log to stderr)
