@@ -306,15 +306,19 @@ fn float(v: f64) -> String {
 }
 
 /// Process figures from the OS (0 where unknown).
-#[derive(Debug, Default)]
-struct System {
-    threads: u64,
-    heap: u64,
-    stack: u64,
+#[derive(Debug, Default, Clone, Copy)]
+pub struct System {
+    /// OS threads of the process.
+    pub threads: u64,
+    /// Data segment (heap) size in bytes (`VmData`).
+    pub heap: u64,
+    /// Main stack size in bytes (`VmStk`).
+    pub stack: u64,
 }
 
 impl System {
-    fn read() -> System {
+    /// Reads `/proc/self/status` (Linux); all zero elsewhere.
+    pub fn read() -> System {
         // procfs is memory-backed: this read does not block on disk.
         match std::fs::read_to_string("/proc/self/status") {
             Ok(text) => System::parse(&text),

@@ -766,6 +766,15 @@ async fn metrics_every_family_present_and_strictly_parseable() {
     if cfg!(target_os = "linux") {
         assert!(m["kes_system_num_threads"].samples[0].value >= 1.0);
         assert!(m["kes_system_mem_heap_used"].samples[0].value > 0.0);
+        let st: Value = admin
+            .get(s.url("/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(st["mem_heap_used"].as_u64().unwrap() > 0, "{st}");
     }
     // the route is listed in /v1/api
     let api: Vec<Value> = admin

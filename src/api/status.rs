@@ -107,6 +107,7 @@ pub async fn status(state: &State) -> Result<Response<Body>, ApiError> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get() as u64)
         .unwrap_or(1);
+    let system = crate::metrics::System::read();
     json(&StatusResponse {
         version: VERSION.to_owned(),
         os: std::env::consts::OS.to_owned(),
@@ -114,8 +115,8 @@ pub async fn status(state: &State) -> Result<Response<Body>, ApiError> {
         uptime: state.started.elapsed().as_secs(),
         num_cpu: cpus,
         num_cpu_used: cpus,
-        mem_heap_used: 0,
-        mem_stack_used: 0,
+        mem_heap_used: system.heap,
+        mem_stack_used: system.stack,
         keystore_latency: latency,
         keystore_unreachable: unreachable,
         keystore_unavailable: unreachable,
