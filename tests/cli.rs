@@ -749,3 +749,67 @@ async fn metric_log_and_disable_against_a_scripted_server() {
         "{paths:?}"
     );
 }
+
+/// `kes metric` and `kes log` against the real server: metrics parse, and the
+/// audit stream shows a request made while it is open.
+#[tokio::test]
+async fn metric_and_log_against_the_real_server() {
+    use tokio::io::AsyncBufReadExt as _;
+    let env = Env::start().await;
+    ok(&env.admin(&["key", "create", "metric-key"]).await);
+    let text = ok(&env.admin(&["metric"]).await);
+    for family in [
+        "kes_http_request_success",
+        "kes_http_request_active",
+        "kes_system_up_time",
+    ] {
+        assert!(text.contains(family), "{family} in {text}");
+    }
+    let m = json(&env.admin(&["metric", "--json"]).await);
+    assert!(
+        m.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["metric"] == "kes_system_num_cpu"),
+        "{m}"
+    );
+
+    // Follow the audit log as a child process; make a request; its line appears.
+    let ca = env.ca.to_str().unwrap().to_string();
+    let key = env.server.admin.to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kes"))
+        .args(["log", "--audit", "--json", "--ca", &ca])
+        .env("KES_SERVER", env.endpoint())
+        .env("KES_API_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let describe = async {
+        // Keep asking until the stream (which may still be connecting) has seen one.
+        loop {
+            ok(&env.admin(&["key", "info", "metric-key"]).await);
+            tokio::task::yield_now().await;
+        }
+    };
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        tokio::select! {
+            line = async {
+                loop {
+                    let line = lines.next_line().await.unwrap().expect("audit stream open");
+                    let v: Value = serde_json::from_str(&line).unwrap();
+                    if v["request"]["path"] == "/v1/key/describe/metric-key" {
+                        return v;
+                    }
+                }
+            } => line,
+            _ = describe => unreachable!(),
+        }
+    });
+    let line = seen.await.expect("the audit line arrives within a minute");
+    assert_eq!(line["request"]["identity"], env.server.admin.identity());
+    assert_eq!(line["response"]["code"], 200);
+    child.kill().await.unwrap();
+}
