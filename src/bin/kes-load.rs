@@ -93,6 +93,13 @@ impl Histogram {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Optional diagnostics of the HTTP stack, e.g. KES_LOAD_LOG=h2=debug.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KES_LOAD_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let duration = kes::config::duration::parse(&args.duration).map_err(anyhow::Error::msg)?;
     let key = ApiKey::parse(&args.api_key).context("invalid API key")?;
     let ck = key
@@ -193,7 +200,13 @@ async fn main() -> anyhow::Result<()> {
                     .send()
                     .await
                 {
-                    Ok(r) if r.status().is_success() => decrypt.record(t.elapsed()),
+                    // Read the body to its end: dropping it unread resets the h2 stream.
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(_) => decrypt.record(t.elapsed()),
+                        Err(_) => {
+                            decrypt.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    },
                     _ => {
                         decrypt.errors.fetch_add(1, Ordering::Relaxed);
                     }
