@@ -627,7 +627,7 @@ async fn wrong_key_unreachable_server_failover_and_tls_trust() {
     assert_eq!(ok(&o), "after-failover\n");
     fails_with(
         &run(
-            &["ls", "-s", "http://127.0.0.1:7373", "-a", &admin],
+            &["ls", "-s", "http://kes.example.net:7373", "-a", &admin],
             &[],
             None,
         )

@@ -110,7 +110,7 @@ fn keystore_section_errors_name_the_section() {
             "more than once keystore specified",
         ),
         (
-            "keystore:\n  vault:\n    endpoint: https://127.0.0.1:8200\n",
+            "keystore:\n  vault:\n    endpoint: https://vault.example.net:8200\n",
             "keystore.vault:",
         ),
         (

@@ -382,17 +382,20 @@ fn builder_rejects_bad_configuration() {
     };
     assert!(cfg(Client::builder().build()).contains("no server endpoint"));
     assert!(
-        cfg(Client::builder().endpoint("http://127.0.0.1:7373").build()).contains("requires TLS")
+        cfg(Client::builder()
+            .endpoint("http://kes.example.net:7373")
+            .build())
+        .contains("requires TLS")
     );
     let both = Client::builder()
-        .endpoint("127.0.0.1:7373")
+        .endpoint("kes.example.net:7373")
         .api_key(key.clone())
         .identity_pem(cert.cert_pem.clone(), cert.key_pem.as_bytes().to_vec())
         .build();
     assert!(cfg(both).contains("cannot be used together"));
 
     let missing = Client::builder()
-        .endpoint("127.0.0.1:7373")
+        .endpoint("kes.example.net:7373")
         .ca_file("/nonexistent/ca.pem")
         .build();
     assert!(matches!(missing, Err(Error::Io { .. })), "{missing:?}");
@@ -400,12 +403,12 @@ fn builder_rejects_bad_configuration() {
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "junk").unwrap();
     let r = Client::builder()
-        .endpoint("127.0.0.1:7373")
+        .endpoint("kes.example.net:7373")
         .ca_file(&junk)
         .build();
     assert!(matches!(r, Err(Error::Tls(_))), "{r:?}");
     let r = Client::builder()
-        .endpoint("127.0.0.1:7373")
+        .endpoint("kes.example.net:7373")
         .identity_pem(
             cert.cert_pem.clone(),
             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n".to_vec(),
@@ -413,7 +416,7 @@ fn builder_rejects_bad_configuration() {
         .build();
     assert!(matches!(r, Err(Error::Tls(_))), "{r:?}");
     let r = Client::builder()
-        .endpoint("127.0.0.1:7373")
+        .endpoint("kes.example.net:7373")
         .identity_pem(b"no cert".to_vec(), cert.key_pem.as_bytes().to_vec())
         .build();
     assert!(matches!(r, Err(Error::Tls(_))), "{r:?}");

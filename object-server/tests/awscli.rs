@@ -37,7 +37,7 @@ fn seed_commands_and_ssec_errors() {
     std::fs::write(&diary_path, &diary).unwrap();
     let diary_arg = diary_path.to_str().unwrap();
 
-    // aws --no-verify-ssl --endpoint-url https://localhost:9000 s3api create-bucket --bucket my-bucket
+    // aws --no-verify-ssl --endpoint-url https://localhost:$PORT s3api create-bucket --bucket my-bucket
     let out = ok(&env.aws(&[
         "--no-verify-ssl",
         "--endpoint-url",
