@@ -67,6 +67,9 @@ pub struct Options {
     /// Metrics and logs to use; `None` = new ones writing the audit log to
     /// stdout and the error log to stderr.
     pub telemetry: Option<Arc<Telemetry>>,
+    /// Connection header-read and idle timeouts (KES: 5 s and 90 s; tests
+    /// shorten them).
+    pub timeouts: server::timeouts::Timeouts,
 }
 
 impl Default for Options {
@@ -74,6 +77,7 @@ impl Default for Options {
         Options {
             probe_interval: PROBE_INTERVAL,
             telemetry: None,
+            timeouts: server::timeouts::Timeouts::default(),
         }
     }
 }
@@ -285,7 +289,12 @@ async fn launch(
         tls: Arc::new(ArcSwap::from_pointee(tls)),
         state: Arc::new(ArcSwap::from_pointee(state)),
     };
-    let task = tokio::spawn(server::serve(listener, shared.clone(), shutdown));
+    let task = tokio::spawn(server::serve(
+        listener,
+        shared.clone(),
+        options.timeouts,
+        shutdown,
+    ));
     Ok(Running {
         addr,
         shared,

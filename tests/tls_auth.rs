@@ -369,3 +369,106 @@ async fn auth_on_verifies_client_certificates_against_the_ca() {
     );
     running.stop().await;
 }
+
+/// Reads one HTTP/1.1 response (headers + Content-Length body) from `tls`.
+async fn read_response<S: tokio::io::AsyncRead + Unpin>(tls: &mut S) -> u16 {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            tls.read(&mut byte).await.unwrap(),
+            1,
+            "connection closed mid-response"
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    tls.read_exact(&mut body).await.unwrap();
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn header_read_and_idle_timeouts() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = common::server_cert();
+    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    let admin = ApiKey::generate().unwrap();
+    let path = common::write_config(
+        dir.path(),
+        &admin,
+        &ApiKey::generate().unwrap(),
+        &ApiKey::generate().unwrap(),
+        "",
+    );
+    let timeouts = kes::server::timeouts::Timeouts {
+        header: Duration::from_millis(300),
+        idle: Duration::from_secs(2),
+    };
+    let options = kes::run::Options {
+        timeouts,
+        ..kes::run::Options::default()
+    };
+    let running = kes::run::start_from_file_with(&path, options)
+        .await
+        .unwrap();
+    let ck = admin.certificate().unwrap();
+    let connect = || async {
+        let config = common::tls_client(&cert, &[&ck]);
+        let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap()
+    };
+    const REQUEST: &[u8] = b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    // A request head that never completes is cut after the header timeout,
+    // long before the idle timeout.
+    let mut slow = connect().await;
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest).await;
+    assert!(rest.is_empty(), "no response to an incomplete head");
+    assert!(
+        t.elapsed() < timeouts.idle,
+        "closed by the header timeout, took {:?}",
+        t.elapsed()
+    );
+
+    // A keep-alive connection idle for longer than the header timeout (but
+    // less than the idle timeout) still serves its next request ...
+    let mut tls = connect().await;
+    tls.write_all(REQUEST).await.unwrap();
+    assert_eq!(read_response(&mut tls).await, 200);
+    tokio::time::sleep(timeouts.header * 3).await; // the idle time under test
+    tls.write_all(REQUEST).await.unwrap();
+    assert_eq!(read_response(&mut tls).await, 200);
+    // ... and is closed once it has been idle for the idle timeout.
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest).await;
+    assert!(rest.is_empty());
+    assert!(
+        t.elapsed() >= timeouts.idle - Duration::from_millis(200),
+        "closed too early: {:?}",
+        t.elapsed()
+    );
+    running.stop().await;
+}

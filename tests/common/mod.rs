@@ -354,6 +354,7 @@ impl TestServer {
         let options = kes::run::Options {
             probe_interval,
             telemetry: Some(kes::logs::Telemetry::new(&settings.log, outputs.sinks())),
+            ..kes::run::Options::default()
         };
         let running = match keystore {
             Some(ks) => {

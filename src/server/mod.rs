@@ -4,8 +4,11 @@
 //! Each accepted TCP connection gets a TLS handshake bounded by
 //! [`HANDSHAKE_TIMEOUT`]; the peer's identity is computed once from its
 //! certificates and shared by every request on that connection. HTTP/1.1 and
-//! h2 are served by hyper-util's auto builder with a header-read timeout.
+//! h2 are served by hyper-util's auto builder; [`timeouts`] closes
+//! connections that stay idle, or stuck in a request head, too long.
 //! Accept errors back off instead of stopping the server.
+
+pub mod timeouts;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,13 +26,14 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tracing::instrument::WithSubscriber as _;
 
+use http_body_util::BodyExt as _;
+use timeouts::{Activity, Timeouts, Tracked};
+
 use crate::auth::Peer;
 use crate::state::State;
 
 /// Longest a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest a client may take to send request headers (KES: 5 s).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most connections served at once; further ones wait in the accept queue.
 pub const MAX_CONNECTIONS: usize = 4096;
 /// How long shutdown waits for in-flight requests before closing.
@@ -60,14 +64,21 @@ pub struct Conn {
 ///
 /// Connections and requests run under the current state's `tracing`
 /// dispatcher, so their log events reach this server's error log.
-pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Shared,
+    timeouts: Timeouts,
+    shutdown: impl Future<Output = ()>,
+) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Header-read and idle timeouts are enforced per connection by `timeouts`
+    // (hyper's own header timer would also cut idle keep-alive connections).
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -118,27 +129,44 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: impl Future<
                     return;
                 }
             };
+            let activity = Activity::new(tls.get_ref().1.alpn_protocol() != Some(b"h2"));
             let conn = Conn {
                 peer: Arc::new(Peer::from_certificates(
                     tls.get_ref().1.peer_certificates().unwrap_or(&[]),
                 )),
                 remote,
             };
+            let requests = activity.clone();
             let service = service_fn(move |req| {
+                let guard = requests.request_started();
                 let snapshot = state.load_full();
                 let dispatch = snapshot.telemetry.dispatch.clone();
                 let conn = conn.clone();
                 // h2 streams run on their own tasks: carry the dispatcher.
                 async move {
-                    Ok::<_, std::convert::Infallible>(
-                        crate::api::handle(snapshot, &conn, req).await,
-                    )
+                    let resp = crate::api::handle(snapshot, &conn, req).await;
+                    // In flight until the body is done (log streams stay open).
+                    Ok::<_, std::convert::Infallible>(resp.map(|body| {
+                        body.map_frame(move |frame| {
+                            let _in_flight = &guard;
+                            frame
+                        })
+                        .boxed()
+                    }))
                 }
                 .with_subscriber(dispatch)
             });
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(err) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%remote, error = %err, "connection error");
+            let io = TokioIo::new(Tracked::new(tls, activity.clone()));
+            let conn = builder.serve_connection(io, service);
+            tokio::select! {
+                result = watcher.watch(conn.into_owned()) => {
+                    if let Err(err) = result {
+                        tracing::debug!(%remote, error = %err, "connection error");
+                    }
+                }
+                () = timeouts::expired(activity, timeouts) => {
+                    tracing::debug!(%remote, "connection closed: idle or request head too slow");
+                }
             }
         };
         tokio::spawn(connection.with_subscriber(dispatch));
