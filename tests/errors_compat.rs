@@ -211,34 +211,7 @@ impl Keystore for Down {
 #[tokio::test]
 async fn keystore_failures_are_502_and_ready_reports_them() {
     for unreachable in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = common::server_cert();
-        std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-        std::fs::write(dir.path().join("server.key"), &key).unwrap();
-        let admin = client::ApiKey::generate().unwrap();
-        let other = client::ApiKey::generate().unwrap();
-        let path = common::write_config(
-            dir.path(),
-            &admin,
-            &other,
-            &client::ApiKey::generate().unwrap(),
-            "",
-        );
-        let settings = kes::config::load(&path).unwrap();
-        let tls = kes::run::tls_config(&settings).unwrap();
-        let running = kes::run::start(&settings, tls, Arc::new(Down { unreachable }))
-            .await
-            .unwrap();
-        let s = common::TestServer {
-            addr: running.addr,
-            running,
-            dir,
-            server_cert_pem: cert,
-            admin,
-            minio: other,
-            auditor: client::ApiKey::generate().unwrap(),
-            unknown: client::ApiKey::generate().unwrap(),
-        };
+        let s = common::TestServer::start_on(Arc::new(Down { unreachable })).await;
         let c = s.client(&s.admin);
         let cases = [
             (

@@ -1159,9 +1159,7 @@ async fn reload_switches_policies_tls_and_keys_and_rejects_broken_configs() {
 
     // A valid config: new policy assignment (unknown takes the auditor's
     // place, minio loses its policy), a new server certificate, a new key.
-    let (cert, key) = common::server_cert();
-    std::fs::write(s.dir.path().join("server.crt"), &cert).unwrap();
-    std::fs::write(s.dir.path().join("server.key"), &key).unwrap();
+    let cert = common::write_server_cert(s.dir.path());
     common::write_config(
         s.dir.path(),
         &s.admin,
@@ -1382,9 +1380,7 @@ struct Files {
 
 fn files(extra: &str) -> (Files, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::server_cert();
-    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    let cert = common::write_server_cert(dir.path());
     let f = Files {
         dir,
         cert,
@@ -1409,9 +1405,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_serving_on_a_broken_one() {
     assert_eq!(st(&f.unknown, &f.cert, "/v1/status").await.unwrap(), 403);
 
     // valid: unknown gets the auditor policy, and a new server certificate
-    let (cert2, key2) = common::server_cert();
-    std::fs::write(f.dir.path().join("server.crt"), &cert2).unwrap();
-    std::fs::write(f.dir.path().join("server.key"), &key2).unwrap();
+    let cert2 = common::write_server_cert(f.dir.path());
     common::write_config(f.dir.path(), &f.admin, &f.minio, &f.unknown, "");
     kes.signal("HUP");
     eventually(

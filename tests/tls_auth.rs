@@ -115,9 +115,7 @@ async fn published_api_key_vector_is_the_admin() {
     let id = "3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22";
     assert_eq!(key.identity(), id);
     let dir = tempfile::tempdir().unwrap();
-    let (cert, pkey) = common::server_cert();
-    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-    std::fs::write(dir.path().join("server.key"), &pkey).unwrap();
+    let cert = common::write_server_cert(dir.path());
     let other = ApiKey::generate().unwrap();
     let path = common::write_config(dir.path(), &key, &other, &ApiKey::generate().unwrap(), "");
     let running = kes::run::start_from_file(&path).await.unwrap();
@@ -327,9 +325,7 @@ async fn auth_on_verifies_client_certificates_against_the_ca() {
     let signed_id = client::identity::of_certificate(&signed.cert_der).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::server_cert();
-    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    let cert = common::write_server_cert(dir.path());
     std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
     let config = format!(
         "admin:\n  identity: {signed_id}\ntls:\n  key: server.key\n  cert: server.crt\n  auth: on\n  ca: ca.crt\naddress: 127.0.0.1:0\nkeystore:\n  fs:\n    path: keys\n"
@@ -402,9 +398,7 @@ async fn header_read_and_idle_timeouts() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::server_cert();
-    std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    let cert = common::write_server_cert(dir.path());
     let admin = ApiKey::generate().unwrap();
     let path = common::write_config(
         dir.path(),

@@ -48,6 +48,15 @@ pub fn server_cert() -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
+/// Writes a fresh `server.crt` / `server.key` into `dir`; returns the
+/// certificate PEM (what clients trust).
+pub fn write_server_cert(dir: &Path) -> String {
+    let (cert, key) = server_cert();
+    std::fs::write(dir.join("server.crt"), &cert).unwrap();
+    std::fs::write(dir.join("server.key"), &key).unwrap();
+    cert
+}
+
 /// Indents every line of a policy file so it nests under `policy:`.
 pub fn nest(policy_file: &str) -> String {
     policy_file
@@ -88,10 +97,23 @@ impl TestServer {
 
     /// Starts with extra YAML appended to the config.
     pub async fn start_with(extra: &str) -> TestServer {
+        Self::launch(extra, None, |_| kes::run::Options::default()).await
+    }
+
+    /// Starts on `keystore` instead of the config's fs keystore.
+    pub async fn start_on(keystore: Arc<dyn keystores::Keystore>) -> TestServer {
+        Self::launch("", Some(keystore), |_| kes::run::Options::default()).await
+    }
+
+    /// Writes the files and config in a temp dir and starts the server with
+    /// the options `options` makes from the loaded settings.
+    async fn launch(
+        extra: &str,
+        keystore: Option<Arc<dyn keystores::Keystore>>,
+        options: impl FnOnce(&kes::config::Settings) -> kes::run::Options,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = server_cert();
-        std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-        std::fs::write(dir.path().join("server.key"), &key).unwrap();
+        let cert = write_server_cert(dir.path());
         let (admin, minio, auditor, unknown) = (
             ApiKey::generate().unwrap(),
             ApiKey::generate().unwrap(),
@@ -99,9 +121,16 @@ impl TestServer {
             ApiKey::generate().unwrap(),
         );
         let path = write_config(dir.path(), &admin, &minio, &auditor, extra);
-        let running = kes::run::start_from_file(&path)
-            .await
-            .expect("server starts");
+        let settings = kes::config::load(&path).unwrap();
+        let options = options(&settings);
+        let running = match keystore {
+            Some(ks) => {
+                let tls = kes::run::tls_config(&settings).unwrap();
+                kes::run::start_with_options(&settings, tls, ks, options).await
+            }
+            None => kes::run::start_from_file_with(&path, options).await,
+        }
+        .expect("server starts");
         let addr = running.addr;
         TestServer {
             running,
@@ -339,42 +368,12 @@ impl TestServer {
         probe_interval: std::time::Duration,
         outputs: &Outputs,
     ) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = server_cert();
-        std::fs::write(dir.path().join("server.crt"), &cert).unwrap();
-        std::fs::write(dir.path().join("server.key"), &key).unwrap();
-        let (admin, minio, auditor, unknown) = (
-            ApiKey::generate().unwrap(),
-            ApiKey::generate().unwrap(),
-            ApiKey::generate().unwrap(),
-            ApiKey::generate().unwrap(),
-        );
-        let path = write_config(dir.path(), &admin, &minio, &auditor, extra);
-        let settings = kes::config::load(&path).unwrap();
-        let options = kes::run::Options {
+        Self::launch(extra, keystore, |settings| kes::run::Options {
             probe_interval,
             telemetry: Some(kes::logs::Telemetry::new(&settings.log, outputs.sinks())),
             ..kes::run::Options::default()
-        };
-        let running = match keystore {
-            Some(ks) => {
-                let tls = kes::run::tls_config(&settings).unwrap();
-                kes::run::start_with_options(&settings, tls, ks, options).await
-            }
-            None => kes::run::start_from_file_with(&path, options).await,
-        }
-        .expect("server starts");
-        let addr = running.addr;
-        TestServer {
-            running,
-            addr,
-            dir,
-            server_cert_pem: cert,
-            admin,
-            minio,
-            auditor,
-            unknown,
-        }
+        })
+        .await
     }
 
     /// Path of the config file the server was started from.
