@@ -1,9 +1,22 @@
 //! Who is calling: the identity of a TLS peer, computed once per connection.
 //!
-//! Rule (kes-api.md §3.1): skip every certificate whose basic constraints say
-//! CA=true; exactly one must remain. Identity = lowercase hex SHA-256 of that
-//! certificate's DER SubjectPublicKeyInfo (the rule lives in
-//! [`client::identity`], shared with every client).
+//! Rule: the identity is the **first** certificate of the presented chain,
+//! the only one whose private key the TLS handshake proves the client holds
+//! (the handshake verifier also checks its validity period). Identity =
+//! lowercase hex SHA-256 of that certificate's DER SubjectPublicKeyInfo (the
+//! hash lives in [`client::identity`], shared with every client).
+//!
+//! - A first certificate with CA=true (or one that does not parse) identifies
+//!   no one: [`Peer::NoCertificate`].
+//! - Later certificates never identify anyone; a later certificate that is
+//!   not a CA makes the chain ambiguous: [`Peer::TooMany`].
+//!
+//! This differs from upstream KES (kes-api.md §3.1), which skips CA
+//! certificates anywhere in the chain and takes the one non-CA certificate
+//! left, wherever it stands. A client could then sign the handshake with its
+//! own CA:TRUE certificate and append a CA:FALSE certificate carrying
+//! someone else's public key (public keys are not secret) to be identified as
+//! them. We never identify a peer by a key it has not proven to hold.
 
 use rustls::pki_types::CertificateDer;
 
@@ -22,26 +35,29 @@ pub enum Peer {
 }
 
 impl Peer {
-    /// Identifies a peer from its presented certificate chain.
+    /// Identifies a peer from its presented certificate chain, leaf first
+    /// (the order TLS sends it in): only the first certificate, whose key
+    /// signed the handshake, can identify the peer.
     pub fn from_certificates(certs: &[CertificateDer<'_>]) -> Peer {
-        let mut leaf: Option<Identity> = None;
-        for cert in certs {
-            // Unparsable certificates cannot identify anyone; CA certificates are skipped.
-            match client::identity::is_ca_certificate(cert.as_ref()) {
-                Ok(false) => {}
-                Ok(true) | Err(_) => continue,
-            }
-            if leaf.is_some() {
-                return Peer::TooMany;
-            }
-            leaf = client::identity::of_certificate(cert.as_ref())
-                .ok()
-                .and_then(|id| Identity::parse(&id));
+        let Some((first, rest)) = certs.split_first() else {
+            return Peer::NoCertificate;
+        };
+        let is_leaf = |c: &CertificateDer<'_>| {
+            matches!(client::identity::is_ca_certificate(c.as_ref()), Ok(false))
+        };
+        if !is_leaf(first) {
+            // A CA (or unparsable) certificate signed the handshake.
+            return Peer::NoCertificate;
         }
-        match leaf {
-            Some(id) => Peer::Identified(id),
-            None => Peer::NoCertificate,
+        // A second end-entity certificate makes the chain ambiguous (KES's
+        // two-leaf rule), even though it could never identify anyone.
+        if rest.iter().any(is_leaf) {
+            return Peer::TooMany;
         }
+        client::identity::of_certificate(first.as_ref())
+            .ok()
+            .and_then(|id| Identity::parse(&id))
+            .map_or(Peer::NoCertificate, Peer::Identified)
     }
 
     /// The identity, or the KES error for why there is none.
