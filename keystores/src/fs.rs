@@ -41,8 +41,9 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// Mode of key files (owner read/write only).
 const FILE_MODE: u32 = 0o600;
 
-/// Mode of the key directory when [`FsKeystore::open`] creates it.
-const DIR_MODE: u32 = 0o755;
+/// Mode of the key directory when [`FsKeystore::open`] creates it (owner
+/// only: key names are not secret, but nobody else needs to list them).
+const DIR_MODE: u32 = 0o700;
 
 /// A keystore that keeps each key in its own file inside one directory.
 ///
@@ -53,8 +54,10 @@ pub struct FsKeystore {
 }
 
 impl FsKeystore {
-    /// Opens (and if needed creates, mode 0755, with parents) the key
-    /// directory, then removes temp files left by an earlier crash.
+    /// Opens (and if needed creates, mode 0700, with parents) the key
+    /// directory, then removes temp files left by an earlier crash. An
+    /// existing directory that group or others may access is kept as it is
+    /// (it is the operator's) but logged as a warning.
     ///
     /// Blocking; call it at startup (or inside `spawn_blocking`).
     ///
@@ -75,6 +78,14 @@ impl FsKeystore {
                 "{} is not a directory",
                 dir.display()
             )));
+        }
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = %format!("{mode:04o}"),
+                "the key directory is accessible to group or others; 0700 is recommended"
+            );
         }
         let mut removed = false;
         for entry in fs::read_dir(&dir).map_err(Error::backend)? {

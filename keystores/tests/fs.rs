@@ -28,8 +28,51 @@ async fn fs_keystore_conforms() {
     );
 }
 
+/// Captures what `f` logs (tracing's fmt output, no ANSI colours).
+fn logs_of(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn an_existing_directory_open_to_others_is_kept_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keys");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = logs_of(|| {
+        FsKeystore::open(&dir).unwrap();
+    });
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(logs.contains("0755") && logs.contains("keys"), "{logs}");
+    let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the operator's directory is not changed");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let logs = logs_of(|| {
+        FsKeystore::open(&dir).unwrap();
+    });
+    assert!(!logs.contains("WARN"), "{logs}");
+}
+
 #[tokio::test]
-async fn open_creates_the_directory_with_parents_and_mode_0755() {
+async fn open_creates_the_directory_with_parents_and_mode_0700() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("a").join("b");
     let store = FsKeystore::open(&dir).unwrap();
@@ -37,16 +80,7 @@ async fn open_creates_the_directory_with_parents_and_mode_0755() {
     let meta = fs::metadata(&dir).unwrap();
     assert!(meta.is_dir());
     let mode = meta.permissions().mode() & 0o777;
-    assert_eq!(
-        mode & !0o755,
-        0,
-        "directory mode {mode:o} must not exceed 0755"
-    );
-    assert_eq!(
-        mode & 0o700,
-        0o700,
-        "directory mode {mode:o} must give the owner full access"
-    );
+    assert_eq!(mode, 0o700, "directory mode {mode:o} must be 0700");
 }
 
 #[tokio::test]

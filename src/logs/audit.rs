@@ -137,7 +137,7 @@ impl AuditLog {
                     )
                     .into_bytes(),
                 ),
-                LogFormat::Json => serde_json::to_vec(&event).ok(),
+                LogFormat::Json => serde_json::to_vec(&event).ok().map(super::escape::json),
             };
             if let Some(mut raw) = raw {
                 raw.push(b'\n');
@@ -145,8 +145,9 @@ impl AuditLog {
             }
         }
         if self.hub.has_subscribers()
-            && let Ok(mut json) = serde_json::to_vec(&event)
+            && let Ok(json) = serde_json::to_vec(&event)
         {
+            let mut json = super::escape::json(json);
             json.push(b'\n');
             self.hub.publish(Bytes::from(json));
         }

@@ -146,7 +146,8 @@ impl ErrorLog {
         self.out.write(raw);
         if self.hub.has_subscribers() {
             let event = client::wire::ErrorEvent { message: text };
-            if let Ok(mut json) = serde_json::to_vec(&event) {
+            if let Ok(json) = serde_json::to_vec(&event) {
+                let mut json = super::escape::json(json);
                 json.push(b'\n');
                 self.hub.publish(Bytes::from(json));
             }
@@ -259,15 +260,18 @@ pub fn render_json(
         field(key, value);
     }
     line.push('}');
-    line
+    // Bidi overrides, zero-width and separator characters as \u escapes.
+    String::from_utf8(super::escape::json(line.into_bytes())).unwrap_or_default()
 }
 
 /// Appends `v` as slog's text handler does: bare, or Go-quoted when empty
-/// or containing a space, `=`, `"` or a non-printable character.
+/// or containing a space, `=`, `"` or a character [`super::escape`] escapes
+/// (controls, format characters such as bidi overrides, line separators).
 fn push_value(out: &mut String, v: &str) {
     let needs_quotes = v.is_empty()
-        || v.chars()
-            .any(|c| c == ' ' || c == '=' || c == '"' || c.is_control() || c.is_whitespace());
+        || v.chars().any(|c| {
+            c == ' ' || c == '=' || c == '"' || c.is_whitespace() || super::escape::is_suspicious(c)
+        });
     if !needs_quotes {
         out.push_str(v);
         return;
@@ -284,12 +288,7 @@ fn push_value(out: &mut String, v: &str) {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
+            c if super::escape::is_suspicious(c) => super::escape::push_go_escape(out, c),
             c => out.push(c),
         }
     }

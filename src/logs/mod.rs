@@ -7,6 +7,8 @@
 //! - [`writer`]: a bounded queue and thread in front of stdout/stderr.
 //! - [`errlog`]: the `tracing` layer behind the error log (slog text lines).
 //! - [`audit`]: one event per answered request.
+//! - [`escape`]: controls, bidi overrides and other invisible characters
+//!   escaped in every text and JSON line, so a line shows what was received.
 //!
 //! # Non-blocking
 //! No log path ever waits on a consumer: stream subscribers and the
@@ -15,6 +17,7 @@
 
 pub mod audit;
 pub mod errlog;
+pub mod escape;
 pub mod hub;
 pub mod writer;
 
