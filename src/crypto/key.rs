@@ -152,7 +152,7 @@ impl KeyVersion {
     }
 
     /// Parses a stored value: valid JSON → legacy key (no HMAC key); otherwise base64 (std,
-    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields of known wire types are skipped;
+    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields are skipped (well-formed groups too, as protobuf-go does);
     /// unknown JSON fields are ignored.
     ///
     /// # Errors
