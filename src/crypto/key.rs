@@ -152,8 +152,8 @@ impl KeyVersion {
     }
 
     /// Parses a stored value: valid JSON → legacy key (no HMAC key); otherwise base64 (std,
-    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields are skipped (well-formed groups too, as protobuf-go does);
-    /// unknown JSON fields are ignored.
+    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields are skipped (well-formed groups
+    /// too, as protobuf-go does); unknown JSON fields are ignored.
     ///
     /// # Errors
     /// [`Error::InvalidStoredKey`] for anything malformed: bad base64, truncated or malformed
