@@ -11,19 +11,20 @@ use std::fmt;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
+use prost::Message as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::ciphertext::{self, GO_STD_B64};
-use super::pb::{self, Value};
+use super::pb;
 use super::{Cipher, Error, KEY_LEN, fill_random};
 
 /// Protobuf `SecretKey.Type` values.
-const TYPE_AES256: u64 = 1;
-const TYPE_CHACHA20: u64 = 2;
+const TYPE_AES256: u32 = 1;
+const TYPE_CHACHA20: u32 = 2;
 /// Protobuf `HMACKey.Hash` value for SHA-256.
-const HASH_SHA256: u64 = 1;
+const HASH_SHA256: u32 = 1;
 
 /// One version of a named key: the 32-byte secret key, the cipher it is used with, an optional
 /// independent 32-byte HMAC key and creation metadata.
@@ -121,55 +122,26 @@ impl KeyVersion {
             Some(Cipher::ChaCha20) => TYPE_CHACHA20,
             None => 0,
         };
-        let timestamp = self.created_at.map(|t| {
-            let mut ts = Vec::with_capacity(24);
-            let seconds = t.unix_timestamp();
-            let nanos = t.nanosecond();
-            if seconds != 0 {
-                // int64: two's complement as a 64-bit varint.
-                pb::put_varint_field(&mut ts, 1, seconds as u64);
-            }
-            if nanos != 0 {
-                pb::put_varint_field(&mut ts, 2, u64::from(nanos));
-            }
-            ts
-        });
-
-        let secret_len = pb::len_field_size(KEY_LEN) + if key_type != 0 { 2 } else { 0 };
-        let hmac_len = pb::len_field_size(KEY_LEN) + 2;
-        let total = pb::len_field_size(secret_len)
-            + self
-                .hmac_key
-                .as_ref()
-                .map_or(0, |_| pb::len_field_size(hmac_len))
-            + timestamp
-                .as_ref()
-                .map_or(0, |t| pb::len_field_size(t.len()))
-            + if self.created_by.is_empty() {
-                0
-            } else {
-                pb::len_field_size(self.created_by.len())
-            };
-
-        let mut msg = Zeroizing::new(Vec::with_capacity(total));
-        let mut secret = Zeroizing::new(Vec::with_capacity(secret_len));
-        pb::put_len_field(&mut secret, 1, self.key.as_slice());
-        if key_type != 0 {
-            pb::put_varint_field(&mut secret, 2, key_type);
-        }
-        pb::put_len_field(&mut msg, 1, &secret);
-        if let Some(hk) = &self.hmac_key {
-            let mut hm = Zeroizing::new(Vec::with_capacity(hmac_len));
-            pb::put_len_field(&mut hm, 1, hk.as_slice());
-            pb::put_varint_field(&mut hm, 2, HASH_SHA256);
-            pb::put_len_field(&mut msg, 2, &hm);
-        }
-        if let Some(ts) = &timestamp {
-            pb::put_len_field(&mut msg, 3, ts);
-        }
-        if !self.created_by.is_empty() {
-            pb::put_len_field(&mut msg, 4, self.created_by.as_bytes());
-        }
+        // The message's key copies are wiped when it drops (`pb::SecretKey` is `ZeroizeOnDrop`).
+        let message = pb::KeyVersion {
+            key: Some(pb::SecretKey {
+                key: self.key.to_vec(),
+                r#type: key_type,
+            }),
+            hmac_key: self.hmac_key.as_ref().map(|hk| pb::HmacKey {
+                key: hk.to_vec(),
+                hash: HASH_SHA256,
+            }),
+            created_at: self.created_at.map(|t| pb::Timestamp {
+                seconds: t.unix_timestamp(),
+                // Always below 10^9, so it fits.
+                nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
+            }),
+            created_by: self.created_by.clone(),
+        };
+        // Exact capacity: encoding never reallocates, so no unwiped copy is left behind.
+        let mut msg = Zeroizing::new(Vec::with_capacity(message.encoded_len()));
+        message.encode_raw(&mut *msg);
 
         let mut out = Zeroizing::new(vec![0u8; base64::encoded_len(msg.len(), true).unwrap_or(0)]);
         let n = base64::engine::general_purpose::STANDARD
@@ -180,8 +152,8 @@ impl KeyVersion {
     }
 
     /// Parses a stored value: valid JSON → legacy key (no HMAC key); otherwise base64 (std,
-    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields of known wire types are skipped;
-    /// unknown JSON fields are ignored.
+    /// `\r`/`\n` ignored) → protobuf. Unknown protobuf fields are skipped (well-formed groups
+    /// too, as protobuf-go does); unknown JSON fields are ignored.
     ///
     /// # Errors
     /// [`Error::InvalidStoredKey`] for anything malformed: bad base64, truncated or malformed
@@ -321,101 +293,30 @@ fn decode_legacy(value: serde_json::Value) -> Result<KeyVersion, Error> {
     })
 }
 
-/// Parses a `SecretKey` message into `key`/`key_type` (merging, last value wins).
-fn decode_secret_key(
-    buf: &[u8],
-    key: &mut Option<Zeroizing<[u8; KEY_LEN]>>,
-    key_type: &mut u64,
-) -> Result<(), Error> {
-    let mut r = pb::Reader::new(buf);
-    while let Some((number, value)) = r.next_field()? {
-        match (number, value) {
-            (1, Value::Len(bytes)) => {
-                *key = Some(key_from_slice(bytes).ok_or(Error::InvalidStoredKey)?);
-            }
-            (2, Value::Varint(v)) => *key_type = v,
-            (1 | 2, _) => return Err(Error::InvalidStoredKey),
-            (_, Value::Varint(_) | Value::I64(_) | Value::Len(_) | Value::I32(_)) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Parses an `HMACKey` message into `key`/`hash` (merging, last value wins).
-fn decode_hmac_key(
-    buf: &[u8],
-    key: &mut Option<Zeroizing<[u8; KEY_LEN]>>,
-    hash: &mut u64,
-) -> Result<(), Error> {
-    // Same wire shape as SecretKey: 1 = bytes, 2 = uint32.
-    decode_secret_key(buf, key, hash)
-}
-
-/// Parses a `google.protobuf.Timestamp` into `seconds`/`nanos` (merging, last value wins).
-fn decode_timestamp(buf: &[u8], seconds: &mut i64, nanos: &mut i32) -> Result<(), Error> {
-    let mut r = pb::Reader::new(buf);
-    while let Some((number, value)) = r.next_field()? {
-        match (number, value) {
-            // int64 / int32 varints are two's complement; int32 keeps the low 32 bits.
-            (1, Value::Varint(v)) => *seconds = v as i64,
-            (2, Value::Varint(v)) => *nanos = v as i64 as i32,
-            (1 | 2, _) => return Err(Error::InvalidStoredKey),
-            (_, Value::Varint(_) | Value::I64(_) | Value::Len(_) | Value::I32(_)) => {}
-        }
-    }
-    Ok(())
-}
-
+/// Decodes the protobuf message and checks it: a 32-byte secret key of a known type (or none),
+/// an HMAC key (if present) of 32 bytes with hash SHA-256, a timestamp with nanos in `0..10^9`.
 fn decode_protobuf(buf: &[u8]) -> Result<KeyVersion, Error> {
-    let mut key = None;
-    let mut key_type = 0u64;
-    let mut hmac_key = None;
-    let mut hash = 0u64;
-    let mut has_hmac = false;
-    let mut timestamp: Option<(i64, i32)> = None;
-    let mut created_by = String::new();
-
-    let mut r = pb::Reader::new(buf);
-    while let Some((number, value)) = r.next_field()? {
-        match (number, value) {
-            (1, Value::Len(m)) => decode_secret_key(m, &mut key, &mut key_type)?,
-            (2, Value::Len(m)) => {
-                has_hmac = true;
-                decode_hmac_key(m, &mut hmac_key, &mut hash)?;
-            }
-            (3, Value::Len(m)) => {
-                let (mut s, mut n) = timestamp.unwrap_or((0, 0));
-                decode_timestamp(m, &mut s, &mut n)?;
-                timestamp = Some((s, n));
-            }
-            (4, Value::Len(s)) => {
-                created_by = std::str::from_utf8(s)
-                    .map_err(|_| Error::InvalidStoredKey)?
-                    .to_owned();
-            }
-            (1..=4, _) => return Err(Error::InvalidStoredKey),
-            (_, Value::Varint(_) | Value::I64(_) | Value::Len(_) | Value::I32(_)) => {}
-        }
-    }
-
-    let key = key.ok_or(Error::InvalidStoredKey)?;
-    let cipher = match key_type {
+    // prost decodes `bytes` into plain `Vec`s: they live in `message` only until it drops at the
+    // end of this function, which wipes them (`pb::SecretKey`/`pb::HmacKey` are `ZeroizeOnDrop`).
+    let message = pb::KeyVersion::decode(buf).map_err(|_| Error::InvalidStoredKey)?;
+    let secret = message.key.as_ref().ok_or(Error::InvalidStoredKey)?;
+    let key = key_from_slice(&secret.key).ok_or(Error::InvalidStoredKey)?;
+    let cipher = match secret.r#type {
         0 => None,
         TYPE_AES256 => Some(Cipher::Aes256),
         TYPE_CHACHA20 => Some(Cipher::ChaCha20),
         _ => return Err(Error::InvalidStoredKey),
     };
-    let hmac_key = if has_hmac {
-        if hash != HASH_SHA256 {
-            return Err(Error::InvalidStoredKey);
-        }
-        Some(hmac_key.ok_or(Error::InvalidStoredKey)?)
-    } else {
-        None
-    };
-    let created_at = match timestamp {
+    let hmac_key = match &message.hmac_key {
         None => None,
-        Some((seconds, nanos)) => {
+        Some(hk) if hk.hash == HASH_SHA256 => {
+            Some(key_from_slice(&hk.key).ok_or(Error::InvalidStoredKey)?)
+        }
+        Some(_) => return Err(Error::InvalidStoredKey),
+    };
+    let created_at = match message.created_at {
+        None => None,
+        Some(pb::Timestamp { seconds, nanos }) => {
             let nanos = u32::try_from(nanos)
                 .ok()
                 .filter(|n| *n < 1_000_000_000)
@@ -432,6 +333,6 @@ fn decode_protobuf(buf: &[u8]) -> Result<KeyVersion, Error> {
         key,
         hmac_key,
         created_at,
-        created_by,
+        created_by: message.created_by.clone(),
     })
 }

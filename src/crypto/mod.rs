@@ -9,7 +9,7 @@
 //! * `ciphertext.rs`: ciphertext framing — the current raw layout `sealed ‖ iv(16) ‖ nonce(12)` and
 //!   the two legacy layouts decrypt accepts (msgpack and JSON, §6.3), plus per-message key
 //!   derivation and the AEAD seal/open calls (aws-lc-rs; HChaCha20 from `chacha20`).
-//! * `pb.rs`: a tiny, strict protobuf wire reader/writer used only for the stored `KeyVersion`.
+//! * `pb.rs`: the stored `KeyVersion` protobuf schema as `prost` messages (derived, no build script).
 //! * `tests.rs`: unit tests, including every known-answer vector of `testdata/kes-vectors.json`
 //!   (a verbatim copy of the spec file so tests never read outside the repository).
 //!

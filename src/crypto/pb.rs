@@ -1,214 +1,221 @@
-//! A tiny protobuf wire-format reader and writer, just enough for the stored `KeyVersion` (§6.1).
+//! The stored `KeyVersion` protobuf schema (kes-api.md §6.1) as `prost` messages, derived in code
+//! (no `.proto` file, no build script):
 //!
-//! Reader contract: fields are returned in input order as `(number, value)`; wire types 0 (varint),
-//! 1 (64-bit), 2 (length-delimited) and 5 (32-bit) are understood, so callers can skip unknown
-//! fields of those types. Groups (3, 4), wire types 6/7, field number 0, over-long varints and
-//! truncated input are rejected with [`Error::InvalidStoredKey`]. The reader never panics.
+//! ```text
+//! message KeyVersion { SecretKey key = 1; HMACKey hmac_key = 2;
+//!                      google.protobuf.Timestamp created_at = 3; string created_by = 4; }
+//! message SecretKey  { bytes key = 1; uint32 type = 2; }
+//! message HMACKey    { bytes key = 1; uint32 hash = 2; }
+//! message Timestamp  { int64 seconds = 1; int32 nanos = 2; }   // google.protobuf.Timestamp
+//! ```
 //!
-//! Writer contract: appends to a caller-provided `Vec<u8>` (which the caller keeps in a
-//! `Zeroizing` buffer with enough capacity when it holds secrets).
+//! Wire contract (what `prost` does, relied on by `key.rs` and pinned by the known-answer tests):
+//! fields are written in number order; proto3 scalar defaults (0, empty bytes/string) are omitted;
+//! a present message field is always written, even when empty (a zero `Timestamp` is `1a 00`).
+//! Reading skips unknown fields of every wire type (well-formed groups included, as protobuf-go
+//! does), merges repeated message fields (last scalar wins), truncates a `uint32` varint to its
+//! low 32 bits (as protobuf-go does) and rejects truncated input, over-long varints, field
+//! number 0, wire types 6/7, a known field with the wrong wire type and non-UTF-8 strings.
+//!
+//! Secrets: [`SecretKey`] and [`HmacKey`] wipe their key bytes on drop ([`ZeroizeOnDrop`]), and
+//! their `Debug` never prints them. `prost` needs a plain `Vec<u8>` for a `bytes` field; it
+//! allocates it once at the payload's length. Only a stored value that repeats a key field with a
+//! longer payload makes it reallocate, and then the earlier (attacker-supplied) bytes are freed
+//! without wiping.
 
-use super::Error;
+use std::fmt;
 
-/// Wire type numbers.
-const WT_VARINT: u8 = 0;
-const WT_I64: u8 = 1;
-const WT_LEN: u8 = 2;
-const WT_I32: u8 = 5;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Largest field number protobuf allows (2^29 - 1).
-const MAX_FIELD: u64 = (1 << 29) - 1;
-
-/// One decoded field value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Value<'a> {
-    /// Wire type 0: the raw 64-bit varint value.
-    Varint(u64),
-    /// Wire type 1: 8 bytes, little-endian.
-    I64(u64),
-    /// Wire type 2: the payload bytes.
-    Len(&'a [u8]),
-    /// Wire type 5: 4 bytes, little-endian.
-    I32(u32),
+/// `miniohq.kms.KeyVersion`.
+#[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
+pub(crate) struct KeyVersion {
+    #[prost(message, optional, tag = "1")]
+    pub key: Option<SecretKey>,
+    #[prost(message, optional, tag = "2")]
+    pub hmac_key: Option<HmacKey>,
+    #[prost(message, optional, tag = "3")]
+    pub created_at: Option<Timestamp>,
+    #[prost(string, tag = "4")]
+    pub created_by: String,
 }
 
-/// Sequential reader over one message's bytes.
-pub(crate) struct Reader<'a> {
-    rest: &'a [u8],
+/// `miniohq.kms.SecretKey`: the 32-byte key and its `Type` (0 unset, 1 AES256, 2 ChaCha20).
+#[derive(Clone, PartialEq, prost::Message, Zeroize, ZeroizeOnDrop)]
+#[prost(skip_debug)]
+pub(crate) struct SecretKey {
+    #[prost(bytes = "vec", tag = "1")]
+    pub key: Vec<u8>,
+    #[prost(uint32, tag = "2")]
+    pub r#type: u32,
 }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { rest: buf }
-    }
+/// `miniohq.kms.HMACKey`: the 32-byte HMAC key and its `Hash` (1 SHA-256).
+#[derive(Clone, PartialEq, prost::Message, Zeroize, ZeroizeOnDrop)]
+#[prost(skip_debug)]
+pub(crate) struct HmacKey {
+    #[prost(bytes = "vec", tag = "1")]
+    pub key: Vec<u8>,
+    #[prost(uint32, tag = "2")]
+    pub hash: u32,
+}
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        let (head, tail) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or(Error::InvalidStoredKey)?;
-        self.rest = tail;
-        Ok(head)
-    }
+/// `google.protobuf.Timestamp` (same field numbers and types).
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub(crate) struct Timestamp {
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
+}
 
-    fn varint(&mut self) -> Result<u64, Error> {
-        let mut value: u64 = 0;
-        for i in 0..10u32 {
-            let (&b, tail) = self.rest.split_first().ok_or(Error::InvalidStoredKey)?;
-            self.rest = tail;
-            // The 10th byte may only contribute the top bit of a u64.
-            if i == 9 && b > 1 {
-                return Err(Error::InvalidStoredKey);
-            }
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(Error::InvalidStoredKey)
-    }
-
-    /// Next field, or `Ok(None)` at the end of the message.
-    ///
-    /// # Errors
-    /// [`Error::InvalidStoredKey`] on truncated input, an unsupported wire type or a bad field number.
-    pub(crate) fn next_field(&mut self) -> Result<Option<(u32, Value<'a>)>, Error> {
-        if self.rest.is_empty() {
-            return Ok(None);
-        }
-        let tag = self.varint()?;
-        let number = tag >> 3;
-        if number == 0 || number > MAX_FIELD {
-            return Err(Error::InvalidStoredKey);
-        }
-        let number = u32::try_from(number).map_err(|_| Error::InvalidStoredKey)?;
-        let value = match u8::try_from(tag & 0x7).map_err(|_| Error::InvalidStoredKey)? {
-            WT_VARINT => Value::Varint(self.varint()?),
-            WT_I64 => {
-                let b: [u8; 8] = self
-                    .take(8)?
-                    .try_into()
-                    .map_err(|_| Error::InvalidStoredKey)?;
-                Value::I64(u64::from_le_bytes(b))
-            }
-            WT_LEN => {
-                let len = usize::try_from(self.varint()?).map_err(|_| Error::InvalidStoredKey)?;
-                Value::Len(self.take(len)?)
-            }
-            WT_I32 => {
-                let b: [u8; 4] = self
-                    .take(4)?
-                    .try_into()
-                    .map_err(|_| Error::InvalidStoredKey)?;
-                Value::I32(u32::from_le_bytes(b))
-            }
-            _ => return Err(Error::InvalidStoredKey),
-        };
-        Ok(Some((number, value)))
+impl fmt::Debug for KeyVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyVersion")
+            .field("key", &self.key)
+            .field("hmac_key", &self.hmac_key)
+            .field("created_at", &self.created_at)
+            .field("created_by", &self.created_by)
+            .finish()
     }
 }
 
-/// Appends `v` as a base-128 varint.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        // Truncation intended: low 7 bits plus the continuation bit.
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretKey")
+            .field("key", &"[REDACTED]")
+            .field("type", &self.r#type)
+            .finish()
     }
-    out.push(v as u8);
 }
 
-fn put_tag(out: &mut Vec<u8>, number: u32, wire_type: u8) {
-    put_varint(out, (u64::from(number) << 3) | u64::from(wire_type));
-}
-
-/// Appends a varint field (uint32, uint64, int64; int32 callers sign-extend first).
-pub(crate) fn put_varint_field(out: &mut Vec<u8>, number: u32, v: u64) {
-    put_tag(out, number, WT_VARINT);
-    put_varint(out, v);
-}
-
-/// Appends a length-delimited field (bytes, string or embedded message).
-pub(crate) fn put_len_field(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
-    put_tag(out, number, WT_LEN);
-    put_varint(out, payload.len() as u64);
-    out.extend_from_slice(payload);
-}
-
-/// Number of bytes [`put_varint`] writes for `v`.
-pub(crate) fn varint_len(v: u64) -> usize {
-    let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
-/// Number of bytes [`put_len_field`] writes for a payload of `len` bytes with a one-byte tag
-/// (field numbers 1..=15).
-pub(crate) fn len_field_size(len: usize) -> usize {
-    1 + varint_len(len as u64) + len
+impl fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HmacKey")
+            .field("key", &"[REDACTED]")
+            .field("hash", &self.hash)
+            .finish()
+    }
 }
 
 #[cfg(test)]
 mod pb_tests {
+    use prost::Message as _;
+
     use super::*;
 
+    fn decode(bytes: &[u8]) -> Result<KeyVersion, prost::DecodeError> {
+        KeyVersion::decode(bytes)
+    }
+
     #[test]
-    fn varint_round_trip_and_length() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            300,
-            u64::from(u32::MAX),
-            i64::MAX as u64,
-            u64::MAX,
+    fn defaults_are_omitted_and_present_messages_written() {
+        let empty = KeyVersion {
+            key: None,
+            hmac_key: None,
+            created_at: Some(Timestamp::default()),
+            created_by: String::new(),
+        };
+        assert_eq!(empty.encode_to_vec(), [0x1a, 0x00]);
+        let msg = KeyVersion {
+            key: Some(SecretKey {
+                key: vec![7],
+                r#type: 0,
+            }),
+            hmac_key: None,
+            created_at: Some(Timestamp {
+                seconds: -1,
+                nanos: 5,
+            }),
+            created_by: "a".into(),
+        };
+        let mut want = vec![0x0a, 0x03, 0x0a, 0x01, 7, 0x1a, 0x0d, 0x08];
+        want.extend([0xff; 9]);
+        want.extend([0x01, 0x10, 0x05, 0x22, 0x01, b'a']);
+        assert_eq!(msg.encode_to_vec(), want);
+        assert_eq!(decode(&want).ok(), Some(msg));
+    }
+
+    #[test]
+    fn rejects_malformed_wire_data() {
+        for (bytes, what) in [
+            (&[0xffu8; 11][..], "11-byte varint"),
+            (
+                &[
+                    0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+                ],
+                "u64 overflow",
+            ),
+            (&[0x0a, 0x05, 1, 2], "truncated length-delimited"),
+            (&[0x0b], "unterminated group"),
+            (&[0x0c], "end group without start"),
+            (&[0x02, 0x00], "field number 0"),
+            (&[0x4e], "wire type 6"),
+            (&[0x4f], "wire type 7"),
+            (&[0x4d, 1, 2, 3], "truncated fixed32"),
+            (&[0x49, 1, 2, 3, 4, 5, 6, 7], "truncated fixed64"),
+            (&[0x08, 0x01], "known field, wrong wire type"),
+            (&[0x22, 0x01, 0xff], "created_by not UTF-8"),
         ] {
-            let mut out = Vec::new();
-            put_varint(&mut out, v);
-            assert_eq!(out.len(), varint_len(v), "length of {v}");
-            let mut r = Reader::new(&out);
-            assert_eq!(r.varint().ok(), Some(v));
-            assert!(r.rest.is_empty());
+            assert!(decode(bytes).is_err(), "{what}");
         }
     }
 
     #[test]
-    fn rejects_overlong_and_truncated() {
-        // 11-byte varint
-        let mut r = Reader::new(&[0xff; 11]);
-        assert!(r.varint().is_err());
-        // 10th byte > 1 overflows u64
-        let mut bytes = vec![0xff; 9];
-        bytes.push(0x02);
-        assert!(Reader::new(&bytes).varint().is_err());
-        // truncated length-delimited payload
-        assert!(Reader::new(&[0x0a, 0x05, 1, 2]).next_field().is_err());
-        // group wire types and field number 0
-        assert!(Reader::new(&[0x0b]).next_field().is_err());
-        assert!(Reader::new(&[0x0c]).next_field().is_err());
-        assert!(Reader::new(&[0x02, 0x00]).next_field().is_err());
-        // truncated fixed32 / fixed64
-        assert!(Reader::new(&[0x0d, 1, 2, 3]).next_field().is_err());
-        assert!(
-            Reader::new(&[0x09, 1, 2, 3, 4, 5, 6, 7])
-                .next_field()
-                .is_err()
+    fn skips_unknown_fields_and_truncates_uint32() {
+        // Unknown varint, fixed64, bytes, fixed32 and a well-formed group, then created_by.
+        let mut bytes = vec![0x48, 0x96, 0x01, 0x51, 1, 2, 3, 4, 5, 6, 7, 8];
+        bytes.extend([0x5a, 0x01, b'x', 0x65, 1, 2, 3, 4, 0x6b, 0x08, 0x01, 0x6c]);
+        bytes.extend([0x22, 0x01, b'a']);
+        let msg = decode(&bytes).ok();
+        assert_eq!(msg.map(|m| m.created_by), Some("a".to_owned()));
+        // SecretKey.type = 2^32 + 2 reads as 2, as protobuf-go does.
+        let bytes = [0x0a, 0x06, 0x10, 0x82, 0x80, 0x80, 0x80, 0x10];
+        let msg = decode(&bytes).ok();
+        assert_eq!(msg.and_then(|m| m.key.map(|k| k.r#type)), Some(2));
+    }
+
+    #[test]
+    fn stored_legacy_key_known_answer() {
+        use base64::Engine as _;
+        // A legacy JSON key (no algorithm, no HMAC key) created at the Unix epoch: no
+        // `SecretKey.type`, no field 2, an empty but present Timestamp, no `created_by`.
+        let key = [0x42u8; 32];
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let json = format!(
+            r#"{{"bytes":"{}","created_at":"1970-01-01T00:00:00Z"}}"#,
+            b64.encode(key)
+        );
+        let stored = crate::crypto::KeyVersion::decode(json.as_bytes()).map(|k| k.encode());
+        let mut want = vec![0x0a, 0x22, 0x0a, 0x20];
+        want.extend(key);
+        want.extend([0x1a, 0x00]);
+        assert_eq!(
+            stored.ok().as_deref().map(Vec::as_slice),
+            Some(b64.encode(want).as_bytes())
         );
     }
 
     #[test]
-    fn reads_all_wire_types() {
-        let bytes = [
-            0x08, 0x96, 0x01, // 1: varint 150
-            0x11, 1, 0, 0, 0, 0, 0, 0, 0, // 2: fixed64 1
-            0x1a, 0x02, b'h', b'i', // 3: len "hi"
-            0x25, 2, 0, 0, 0, // 4: fixed32 2
-        ];
-        let mut r = Reader::new(&bytes);
-        assert_eq!(r.next_field().ok(), Some(Some((1, Value::Varint(150)))));
-        assert_eq!(r.next_field().ok(), Some(Some((2, Value::I64(1)))));
-        assert_eq!(r.next_field().ok(), Some(Some((3, Value::Len(b"hi")))));
-        assert_eq!(r.next_field().ok(), Some(Some((4, Value::I32(2)))));
-        assert_eq!(r.next_field().ok(), Some(None));
+    fn debug_redacts_key_bytes() {
+        let msg = KeyVersion {
+            key: Some(SecretKey {
+                key: vec![0xab; 32],
+                r#type: 1,
+            }),
+            hmac_key: Some(HmacKey {
+                key: vec![0xcd; 32],
+                hash: 1,
+            }),
+            created_at: None,
+            created_by: "me".into(),
+        };
+        let text = format!("{msg:?}");
+        assert!(
+            text.contains("[REDACTED]") && text.contains("\"me\""),
+            "{text}"
+        );
+        assert!(!text.contains("171") && !text.contains("205"), "{text}");
     }
 }

@@ -7,6 +7,8 @@
 //! policy), `unknown` (no policy).
 #![allow(dead_code)]
 
+pub mod prom;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
