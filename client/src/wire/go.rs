@@ -1,0 +1,62 @@
+//! Go `encoding/json` semantics shared by the wire types: `null` decodes to the zero value, `omitempty` skips the
+//! zero value, and a missing or `null` time is the Unix epoch.
+//!
+//! The functions are named for use in serde attributes:
+//! `#[serde(default, skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+
+use super::b64::Base64;
+
+/// Deserializes `null` as `T::default()` (Go decodes `null` into the zero value).
+pub(super) fn null_as_zero<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The default of a missing time field: the Unix epoch (what [`super::rfc3339`] decodes `null` to).
+pub(super) fn epoch() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH
+}
+
+/// Go's zero value, as tested by `omitempty`.
+pub(super) trait Zero {
+    /// True for the value `omitempty` leaves out.
+    fn is_zero(&self) -> bool;
+}
+
+impl Zero for bool {
+    fn is_zero(&self) -> bool {
+        !*self
+    }
+}
+
+impl Zero for String {
+    fn is_zero(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<K, V> Zero for BTreeMap<K, V> {
+    fn is_zero(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// An optional context is zero when absent or empty (KES sends no `context` for empty associated data).
+impl Zero for Option<Base64> {
+    fn is_zero(&self) -> bool {
+        self.as_ref().is_none_or(|b| b.is_empty())
+    }
+}
+
+/// `skip_serializing_if` predicate: true for Go's zero value of `T`.
+pub(super) fn is_zero<T: Zero>(value: &T) -> bool {
+    value.is_zero()
+}

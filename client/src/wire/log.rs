@@ -1,0 +1,71 @@
+//! Log streams and errors: the NDJSON lines of `GET /v1/log/audit` and `GET /v1/log/error`, and the body of every
+//! error response (`kes-api.md` §1.2, §2.1).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::go::{epoch, is_zero, null_as_zero};
+use super::rfc3339;
+
+/// One line of the `GET /v1/log/audit` NDJSON stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When the request was answered.
+    #[serde(default = "epoch", with = "rfc3339")]
+    pub time: OffsetDateTime,
+    /// The request.
+    #[serde(default)]
+    pub request: AuditRequest,
+    /// The response.
+    #[serde(default)]
+    pub response: AuditResponse,
+}
+
+/// The request part of an [`AuditEvent`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRequest {
+    /// Client IP address.
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
+    pub ip: String,
+    /// Request path.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub path: String,
+    /// Client identity.
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
+    pub identity: String,
+}
+
+/// The response part of an [`AuditEvent`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditResponse {
+    /// HTTP status code.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub code: u16,
+    /// Response time as an integer number of **milliseconds**.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub time: u64,
+}
+
+/// One line of the `GET /v1/log/error` NDJSON stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// The log record in Go slog text format.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub message: String,
+}
+
+/// Body of every error response: `{"message":"…"}` with `Content-Type: application/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// The canonical error text (`kes-api.md` §2.2).
+    #[serde(default, alias = "Message", deserialize_with = "null_as_zero")]
+    pub message: String,
+}
