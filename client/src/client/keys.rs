@@ -1,13 +1,15 @@
 //! Key management and cryptographic operations: `/v1/key/…` and the disable/enable extension `/v1/ext/key/…`.
 
 use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::Client;
 use super::transport::Req;
 use crate::error::{Error, Result};
 use crate::wire::{
-    BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyResponse, EncryptRequest,
+    Base64, BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyResponse, EncryptRequest,
     EncryptResponse, GenerateRequest, GenerateResponse, HmacRequest, HmacResponse,
     ImportKeyRequest, ListKeysResponse, SecretBase64,
 };
@@ -76,24 +78,21 @@ impl Client {
     /// `POST /v1/key/encrypt/{name}`: seals `plaintext` with associated data `context` (may be empty).
     pub async fn encrypt(&self, name: &str, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         let body = EncryptRequest {
-            plaintext: SecretBase64::from(plaintext),
-            context: (!context.is_empty()).then(|| context.into()),
+            plaintext: plaintext.into(),
+            context: optional(context),
             version: None,
         };
-        let r: EncryptResponse = self
-            .call_json(Req::new(Method::POST, &["v1", "key", "encrypt", name]).json(&body)?)
-            .await?;
+        let r: EncryptResponse = self.key_operation("encrypt", name, &body).await?;
         Ok(r.ciphertext.into_inner())
     }
 
     /// `POST /v1/key/generate/{name}`: a new 32-byte data key, in plaintext and sealed with `context`.
     pub async fn generate(&self, name: &str, context: &[u8]) -> Result<GenerateResponse> {
         let body = GenerateRequest {
-            context: (!context.is_empty()).then(|| context.into()),
+            context: optional(context),
             version: None,
         };
-        self.call_json(Req::new(Method::POST, &["v1", "key", "generate", name]).json(&body)?)
-            .await
+        self.key_operation("generate", name, &body).await
     }
 
     /// `POST /v1/key/decrypt/{name}`. 400 `decryption failed: ciphertext is not authentic` on a bad ciphertext or
@@ -106,12 +105,10 @@ impl Client {
     ) -> Result<Zeroizing<Vec<u8>>> {
         let body = DecryptRequest {
             ciphertext: ciphertext.into(),
-            context: (!context.is_empty()).then(|| context.into()),
+            context: optional(context),
             version: None,
         };
-        let r: DecryptResponse = self
-            .call_json(Req::new(Method::POST, &["v1", "key", "decrypt", name]).json(&body)?)
-            .await?;
+        let r: DecryptResponse = self.key_operation("decrypt", name, &body).await?;
         Ok(r.plaintext.into_inner())
     }
 
@@ -160,4 +157,20 @@ impl Client {
         self.call_empty(Req::new(Method::PUT, &["v1", "ext", "key", "enable", name]))
             .await
     }
+
+    /// `POST /v1/key/{operation}/{name}` with a JSON body, decoding the JSON answer.
+    async fn key_operation<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        name: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        self.call_json(Req::new(Method::POST, &["v1", "key", operation, name]).json(body)?)
+            .await
+    }
+}
+
+/// The `context` field for associated data `bytes`: `None` when empty, as KES clients send it.
+fn optional(bytes: &[u8]) -> Option<Base64> {
+    (!bytes.is_empty()).then(|| bytes.into())
 }

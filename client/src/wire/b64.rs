@@ -74,33 +74,15 @@ fn deserialize_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<Vec<u8
 pub struct Base64(pub Vec<u8>);
 
 impl Base64 {
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
     /// Consumes the wrapper.
     pub fn into_inner(self) -> Vec<u8> {
         self.0
     }
 }
 
-impl Deref for Base64 {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 impl From<Vec<u8>> for Base64 {
     fn from(v: Vec<u8>) -> Self {
         Base64(v)
-    }
-}
-
-impl From<&[u8]> for Base64 {
-    fn from(v: &[u8]) -> Self {
-        Base64(v.to_vec())
     }
 }
 
@@ -136,21 +118,9 @@ impl SecretBase64 {
         SecretBase64(Zeroizing::new(bytes))
     }
 
-    /// The raw secret bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
     /// Consumes the wrapper, keeping the bytes zeroizing.
     pub fn into_inner(self) -> Zeroizing<Vec<u8>> {
         self.0
-    }
-}
-
-impl Deref for SecretBase64 {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
     }
 }
 
@@ -163,12 +133,6 @@ impl From<Vec<u8>> for SecretBase64 {
 impl From<Zeroizing<Vec<u8>>> for SecretBase64 {
     fn from(v: Zeroizing<Vec<u8>>) -> Self {
         SecretBase64(v)
-    }
-}
-
-impl From<&[u8]> for SecretBase64 {
-    fn from(v: &[u8]) -> Self {
-        SecretBase64::new(v.to_vec())
     }
 }
 
@@ -190,6 +154,32 @@ impl<'de> Deserialize<'de> for SecretBase64 {
         Ok(SecretBase64(deserialize_bytes(d)?))
     }
 }
+
+/// What both byte wrappers offer alike: `as_bytes()`, `Deref<Target = [u8]>` and `From<&[u8]>` (which copies).
+macro_rules! byte_access {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// The raw bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl Deref for $t {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl From<&[u8]> for $t {
+            fn from(v: &[u8]) -> Self {
+                Self::from(v.to_vec())
+            }
+        }
+    )*};
+}
+byte_access!(Base64, SecretBase64);
 
 /// Serde adapter of the optional `context` (associated data) field: absent, `null` and `""` all decode to `None`;
 /// `Some` serializes as its base64 text (an empty context is skipped with `skip_serializing_if = "is_zero"`).

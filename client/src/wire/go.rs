@@ -1,23 +1,36 @@
 //! Go `encoding/json` semantics shared by the wire types: `null` decodes to the zero value, `omitempty` skips the
 //! zero value, and a missing or `null` time is the Unix epoch.
 //!
-//! The functions are named for use in serde attributes:
-//! `#[serde(default, skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]`.
+//! The names are meant for serde attributes, e.g. `#[serde(default, with = "nullable", skip_serializing_if = "is_zero")]`
+//! for a Go `omitempty` string.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 
 use super::b64::Base64;
 
-/// Deserializes `null` as `T::default()` (Go decodes `null` into the zero value).
-pub(super) fn null_as_zero<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+/// Serde adapter of a field Go may send as `null`: serializes the value as is, deserializes `null` as
+/// `T::default()` (Go decodes `null` into the zero value).
+pub(super) mod nullable {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes `value` unchanged.
+    pub(in crate::wire) fn serialize<T: Serialize, S: Serializer>(
+        value: &T,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(s)
+    }
+
+    /// Deserializes a `T`, or `T::default()` for `null`.
+    pub(in crate::wire) fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Default + Deserialize<'de>,
+    {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+    }
 }
 
 /// The default of a missing time field: the Unix epoch (what [`super::rfc3339`] decodes `null` to).

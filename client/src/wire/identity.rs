@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::go::{epoch, is_zero, null_as_zero};
+use super::go::{epoch, is_zero, nullable};
 use super::policy::{Rules, rules};
 use super::rfc3339;
 
@@ -11,11 +11,7 @@ use super::rfc3339;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DescribeIdentityResponse {
     /// True for the admin identity.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub admin: bool,
     /// Name of the identity's policy (absent for the admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,10 +28,10 @@ pub struct DescribeIdentityResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListIdentitiesResponse {
     /// Identities (hex), sorted; includes the admin.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub identities: Vec<String>,
     /// Always empty.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub continue_at: String,
 }
 
@@ -43,14 +39,10 @@ pub struct ListIdentitiesResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfDescribeResponse {
     /// The caller's identity.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub identity: String,
     /// True when the caller is the admin.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub admin: bool,
     /// Name of the caller's policy (absent for the admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]

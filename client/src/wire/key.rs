@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::b64::{Base64, SecretBase64, context};
-use super::go::{epoch, is_zero, null_as_zero};
+use super::go::{epoch, is_zero, nullable};
 use super::rfc3339;
 
 /// `POST /v1/key/import/{name}` body. Accepts the legacy `{"bytes","algorithm"}` form too.
@@ -18,7 +18,7 @@ pub struct ImportKeyRequest {
     pub key: SecretBase64,
     /// `AES256`, `ChaCha20` or a legacy spelling; may be empty.
     #[serde(alias = "Cipher", alias = "algorithm", alias = "Algorithm")]
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub cipher: String,
 }
 
@@ -26,24 +26,16 @@ pub struct ImportKeyRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DescribeKeyResponse {
     /// Key name.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub name: String,
     /// `AES256` or `ChaCha20` (legacy servers: `AES256-GCM_SHA256`, `XCHACHA20-POLY1305`).
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub algorithm: String,
     /// Creation time.
     #[serde(default = "epoch", with = "rfc3339")]
     pub created_at: OffsetDateTime,
     /// Identity that created the key.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub created_by: String,
 }
 
@@ -51,34 +43,69 @@ pub struct DescribeKeyResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListKeysResponse {
     /// Key names, sorted.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub names: Vec<String>,
     /// Where the next page starts; empty when this is the last page.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub continue_at: String,
 }
 
-/// `POST /v1/key/encrypt/{name}` body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptRequest {
-    /// Plaintext to seal.
-    #[serde(alias = "Plaintext")]
-    pub plaintext: SecretBase64,
-    /// Associated data; `None` when absent, `null` or `""`.
-    #[serde(
-        default,
-        alias = "Context",
-        with = "context",
-        skip_serializing_if = "is_zero"
-    )]
-    pub context: Option<Base64>,
-    /// Key version (accepted and ignored by the server).
-    #[serde(default, alias = "Version", skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+/// Declares the request bodies that carry associated data: each gets its own fields, then `context` (read it with
+/// `context_bytes()`), then, where `+ version` is given, the key version the server accepts and ignores. The field
+/// order is the JSON order.
+macro_rules! context_requests {
+    ($(
+        $(#[$doc:meta])*
+        pub struct $name:ident { $($fields:tt)* } $(+ $version:ident)?;
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $name {
+            $($fields)*
+            /// Associated data; `None` when absent, `null` or `""`.
+            #[serde(default, alias = "Context", with = "context")]
+            #[serde(skip_serializing_if = "is_zero")]
+            pub context: Option<Base64>,
+            $(
+                /// Key version (accepted and ignored by the server).
+                #[serde(default, alias = "Version", skip_serializing_if = "Option::is_none")]
+                pub $version: Option<String>,
+            )?
+        }
+
+        impl $name {
+            /// The associated data; empty when none was given.
+            pub fn context_bytes(&self) -> &[u8] {
+                self.context.as_ref().map_or(&[], |c| c.as_bytes())
+            }
+        }
+    )*};
+}
+
+context_requests! {
+    /// `POST /v1/key/encrypt/{name}` body.
+    pub struct EncryptRequest {
+        /// Plaintext to seal.
+        #[serde(alias = "Plaintext")]
+        pub plaintext: SecretBase64,
+    } + version;
+
+    /// `POST /v1/key/generate/{name}` body (the body itself is optional).
+    pub struct GenerateRequest {} + version;
+
+    /// `POST /v1/key/decrypt/{name}` body.
+    pub struct DecryptRequest {
+        /// Ciphertext (any of the three formats of `kes-api.md` §6).
+        #[serde(default, alias = "Ciphertext")]
+        pub ciphertext: Base64,
+    } + version;
+
+    /// One element of the `POST /v1/key/bulk/decrypt/{name}` request array (at most 1000 per request).
+    pub struct BulkDecryptItem {
+        /// Ciphertext.
+        #[serde(default, alias = "Ciphertext")]
+        pub ciphertext: Base64,
+    };
 }
 
 /// `POST /v1/key/encrypt/{name}` response.
@@ -87,22 +114,6 @@ pub struct EncryptResponse {
     /// The ciphertext.
     #[serde(default, alias = "Ciphertext")]
     pub ciphertext: Base64,
-}
-
-/// `POST /v1/key/generate/{name}` body (the body itself is optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GenerateRequest {
-    /// Associated data; `None` when absent, `null` or `""`.
-    #[serde(
-        default,
-        alias = "Context",
-        with = "context",
-        skip_serializing_if = "is_zero"
-    )]
-    pub context: Option<Base64>,
-    /// Key version (accepted and ignored by the server).
-    #[serde(default, alias = "Version", skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
 }
 
 /// `POST /v1/key/generate/{name}` response.
@@ -116,47 +127,12 @@ pub struct GenerateResponse {
     pub ciphertext: Base64,
 }
 
-/// `POST /v1/key/decrypt/{name}` body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecryptRequest {
-    /// Ciphertext (any of the three formats of `kes-api.md` §6).
-    #[serde(default, alias = "Ciphertext")]
-    pub ciphertext: Base64,
-    /// Associated data; `None` when absent, `null` or `""`.
-    #[serde(
-        default,
-        alias = "Context",
-        with = "context",
-        skip_serializing_if = "is_zero"
-    )]
-    pub context: Option<Base64>,
-    /// Key version (accepted and ignored by the server).
-    #[serde(default, alias = "Version", skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
 /// `POST /v1/key/decrypt/{name}` response; also one element of the bulk-decrypt response array.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptResponse {
     /// The plaintext.
     #[serde(default, alias = "Plaintext")]
     pub plaintext: SecretBase64,
-}
-
-/// One element of the `POST /v1/key/bulk/decrypt/{name}` request array (at most 1000 per request).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BulkDecryptItem {
-    /// Ciphertext.
-    #[serde(default, alias = "Ciphertext")]
-    pub ciphertext: Base64,
-    /// Associated data; `None` when absent, `null` or `""`.
-    #[serde(
-        default,
-        alias = "Context",
-        with = "context",
-        skip_serializing_if = "is_zero"
-    )]
-    pub context: Option<Base64>,
 }
 
 /// `PUT /v1/key/hmac/{name}` body.
@@ -177,21 +153,3 @@ pub struct HmacResponse {
     #[serde(default, alias = "Hmac", alias = "HMAC")]
     pub hmac: Base64,
 }
-
-/// `context_bytes()` for every request type with an optional `context`.
-macro_rules! context_accessor {
-    ($($t:ty),*) => {$(
-        impl $t {
-            /// The associated data; empty when none was given.
-            pub fn context_bytes(&self) -> &[u8] {
-                self.context.as_ref().map_or(&[], |c| c.as_bytes())
-            }
-        }
-    )*};
-}
-context_accessor!(
-    EncryptRequest,
-    GenerateRequest,
-    DecryptRequest,
-    BulkDecryptItem
-);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::go::{epoch, is_zero, null_as_zero};
+use super::go::{epoch, is_zero, nullable};
 use super::rfc3339;
 
 /// One line of the `GET /v1/log/audit` NDJSON stream.
@@ -25,21 +25,13 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRequest {
     /// Client IP address.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub ip: String,
     /// Request path.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub path: String,
     /// Client identity.
-    #[serde(
-        default,
-        skip_serializing_if = "is_zero",
-        deserialize_with = "null_as_zero"
-    )]
+    #[serde(default, skip_serializing_if = "is_zero", with = "nullable")]
     pub identity: String,
 }
 
@@ -47,10 +39,10 @@ pub struct AuditRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditResponse {
     /// HTTP status code.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub code: u16,
     /// Response time as an integer number of **milliseconds**.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub time: u64,
 }
 
@@ -58,7 +50,7 @@ pub struct AuditResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEvent {
     /// The log record in Go slog text format.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub message: String,
 }
 
@@ -66,6 +58,6 @@ pub struct ErrorEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     /// The canonical error text (`kes-api.md` §2.2).
-    #[serde(default, alias = "Message", deserialize_with = "null_as_zero")]
+    #[serde(default, alias = "Message", with = "nullable")]
     pub message: String,
 }

@@ -16,7 +16,7 @@
 //! # Layout
 //!
 //! * `b64` — [`Base64`], [`SecretBase64`], [`b64_encode`]/[`b64_decode`] and the optional `context` field adapter.
-//! * `go` — Go semantics named for serde attributes: `null_as_zero`, `is_zero` (`omitempty`), `epoch`.
+//! * `go` — Go semantics named for serde attributes: `nullable`, `is_zero` (`omitempty`), `epoch`.
 //! * [`rfc3339`] — the time adapter.
 //! * `status` — `/version`, `/v1/status`, `/v1/api`.
 //! * `key` — key management and cryptographic operations.

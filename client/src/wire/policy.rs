@@ -6,7 +6,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::go::{epoch, is_zero, null_as_zero};
+use super::go::{epoch, is_zero, nullable};
 use super::rfc3339;
 
 /// The JSON `{}` value of a policy rule (Go `struct{}`).
@@ -35,13 +35,13 @@ pub(super) fn rules<'de, D: Deserializer<'de>>(d: D) -> Result<Rules, D::Error> 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DescribePolicyResponse {
     /// Policy name.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub name: String,
     /// Server start time (policies are static config).
     #[serde(default = "epoch", with = "rfc3339")]
     pub created_at: OffsetDateTime,
     /// The admin identity.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub created_by: String,
 }
 
@@ -49,7 +49,7 @@ pub struct DescribePolicyResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyResponse {
     /// Policy name.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub name: String,
     /// Allowed path patterns.
     #[serde(default, skip_serializing_if = "is_zero", deserialize_with = "rules")]
@@ -61,7 +61,7 @@ pub struct PolicyResponse {
     #[serde(default = "epoch", with = "rfc3339")]
     pub created_at: OffsetDateTime,
     /// The admin identity.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub created_by: String,
 }
 
@@ -69,9 +69,9 @@ pub struct PolicyResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListPoliciesResponse {
     /// Policy names, sorted.
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub names: Vec<String>,
     /// Always empty (no pagination for static config).
-    #[serde(default, deserialize_with = "null_as_zero")]
+    #[serde(default, with = "nullable")]
     pub continue_at: String,
 }
