@@ -1,8 +1,8 @@
 //! Go `encoding/json` semantics shared by the wire types: `null` decodes to the zero value, `omitempty` skips the
 //! zero value, and a missing or `null` time is the Unix epoch.
 //!
-//! The names are meant for serde attributes, e.g. `#[serde(default, with = "nullable", skip_serializing_if = "is_zero")]`
-//! for a Go `omitempty` string.
+//! The names are meant for serde attributes; a Go `omitempty` string, for example, is
+//! `#[serde(default, with = "nullable", skip_serializing_if = "is_zero")]`.
 
 use std::collections::BTreeMap;
 

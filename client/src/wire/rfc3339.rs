@@ -18,7 +18,7 @@ pub fn format(t: &OffsetDateTime) -> Result<String, time::error::Format> {
 /// Serializes as an RFC 3339 string.
 ///
 /// # Errors
-/// The serializer's error, or a custom one for a time [`format`] cannot express.
+/// The serializer's error, or a custom one for a time [`format()`] cannot express.
 pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     let text = format(t).map_err(serde::ser::Error::custom)?;
     s.serialize_str(&text)
