@@ -178,8 +178,18 @@ impl Error {
 
     /// The HTTP status of an [`Error::Api`]; `None` for every other variant.
     pub fn status(&self) -> Option<u16> {
+        self.api_parts().map(|(status, _)| status)
+    }
+
+    /// True if this is an API error with exactly this status and message.
+    pub fn is(&self, status: u16, message: &str) -> bool {
+        self.api_parts() == Some((status, message))
+    }
+
+    /// Status and message of an [`Error::Api`]; `None` for every other variant.
+    fn api_parts(&self) -> Option<(u16, &str)> {
         match self {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api { status, message } => Some((*status, message)),
             Error::Connection(_)
             | Error::Tls(_)
             | Error::Config(_)
@@ -187,23 +197,6 @@ impl Error {
             | Error::InvalidApiKey(_)
             | Error::Certificate(_)
             | Error::Decode(_) => None,
-        }
-    }
-
-    /// True if this is an API error with exactly this status and message.
-    pub fn is(&self, status: u16, message: &str) -> bool {
-        match self {
-            Error::Api {
-                status: s,
-                message: m,
-            } => *s == status && m == message,
-            Error::Connection(_)
-            | Error::Tls(_)
-            | Error::Config(_)
-            | Error::Io { .. }
-            | Error::InvalidApiKey(_)
-            | Error::Certificate(_)
-            | Error::Decode(_) => false,
         }
     }
 
