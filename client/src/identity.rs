@@ -48,8 +48,8 @@ pub fn of_certificate_pem(pem: &[u8]) -> Result<String> {
     of_certificate(der.as_ref())
 }
 
-/// True if the certificate carries basic constraints with `CA=true`. Such certificates are skipped when the server
-/// computes a client identity (`kes-api.md` §3.1).
+/// True if the certificate carries basic constraints with `CA=true`. A CA certificate never identifies a client: the
+/// server identifies a peer by the first certificate of its chain only, and not at all when that one is a CA.
 ///
 /// # Errors
 /// [`Error::Certificate`] if the certificate or its basic-constraints extension cannot be parsed.
