@@ -174,8 +174,10 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 impl<'de> Deserialize<'de> for KeystoreConfig {
+    /// Needs a self-describing format (YAML, JSON): a null section is "no
+    /// keystore specified", not a type error.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(SectionVisitor)
+        d.deserialize_any(SectionVisitor)
     }
 }
 

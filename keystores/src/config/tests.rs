@@ -63,7 +63,7 @@ fn section_errors_name_the_section() {
         let got = parse(value.clone()).unwrap_err();
         assert_eq!(got, want, "{value}");
     }
-    let got = parse(json!({"fs": ["a"]})).unwrap_err();
+    let got = parse(json!({"fs": "a"})).unwrap_err();
     assert!(got.starts_with("keystore.fs: "), "{got}");
     assert!(parse(json!(["fs"])).is_err());
 }
