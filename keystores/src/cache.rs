@@ -298,7 +298,12 @@ impl Keystore for Cache {
     }
 
     /// Updates in the inner store, then evicts `name` (also on failure).
-    async fn update(&self, name: &str, expected: &Revision, value: &[u8]) -> Result<Revision, Error> {
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
         let res = self.inner.update(name, expected, value).await;
         self.evict(name);
         res

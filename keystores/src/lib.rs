@@ -206,7 +206,12 @@ pub trait Keystore: Send + Sync + 'static {
     /// correct, since the stored value is exactly the one the caller read.
     ///
     /// The default implementation returns [`Error::Unsupported`].
-    async fn update(&self, name: &str, expected: &Revision, value: &[u8]) -> Result<Revision, Error> {
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
         let _ = (expected, value);
         validate_name(name)?;
         Err(Error::Unsupported(NO_UPDATE.to_owned()))

@@ -120,7 +120,12 @@ impl Keystore for MemKeystore {
     }
 
     /// Compares and replaces under one write lock.
-    async fn update(&self, name: &str, expected: &Revision, value: &[u8]) -> Result<Revision, Error> {
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
         validate_name(name)?;
         let value = Zeroizing::new(value.to_vec());
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);

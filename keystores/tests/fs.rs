@@ -224,7 +224,11 @@ async fn update_publishes_a_whole_0600_file_and_leaves_no_temp_file() {
     assert_eq!(fs::read(&path).unwrap(), b"new", "raw value, KES layout");
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "updated key file mode is {mode:o}");
-    assert_eq!(dir_entries(tmp.path()), ["k"], "no temp or lock file remains");
+    assert_eq!(
+        dir_entries(tmp.path()),
+        ["k"],
+        "no temp or lock file remains"
+    );
 }
 
 #[tokio::test]
@@ -289,7 +293,10 @@ async fn two_stores_on_one_directory_lose_no_update() {
         joined.unwrap();
     }
     let total = (WORKERS * EACH).to_string();
-    assert_eq!(stores[1].get("counter").await.unwrap().as_slice(), total.as_bytes());
+    assert_eq!(
+        stores[1].get("counter").await.unwrap().as_slice(),
+        total.as_bytes()
+    );
     assert_eq!(dir_entries(tmp.path()), ["counter"]);
 }
 

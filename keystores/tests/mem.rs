@@ -38,5 +38,8 @@ async fn revisions_are_never_reused_not_even_after_delete() {
         Err(keystores::Error::Conflict)
     ));
     let third = store.update("k", &second, b"same").await.unwrap();
-    assert_ne!(third, second, "an update to the same value is a new revision");
+    assert_ne!(
+        third, second,
+        "an update to the same value is a new revision"
+    );
 }

@@ -312,3 +312,23 @@ impl<'de> Visitor<'de> for FirstKeyVisitor {
 
 #[cfg(all(test, feature = "fs", feature = "memory"))]
 mod tests;
+
+/// With the `fs` feature off, `keystore.fs` is a section like any other
+/// that this build does not include.
+#[cfg(all(test, not(feature = "fs")))]
+mod without_fs {
+    #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_fs_section_parses_and_is_not_built() {
+        let cfg = KeystoreConfig::deserialize(serde_json::json!({"fs": {"path": "k"}})).unwrap();
+        let section = "keystore.fs".to_owned();
+        assert_eq!(cfg, KeystoreConfig::NotBuilt { section });
+        let want =
+            "keystore.fs: this keystore is not supported by this build yet (supported: none)";
+        assert!(matches!(cfg.check(), Err(Error::Unsupported(m)) if m == want));
+        assert!(matches!(open(&cfg).await, Err(Error::Unsupported(m)) if m == want));
+    }
+}

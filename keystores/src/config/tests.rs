@@ -55,8 +55,14 @@ fn section_errors_name_the_section() {
             "keystore: more than once keystore specified",
         ),
         (json!({"fs": {}}), "keystore.fs.path: no path specified"),
-        (json!({"fs": {"path": "  "}}), "keystore.fs.path: no path specified"),
-        (json!({"nosuch": {"a": "b"}}), "keystore.nosuch: unknown keystore"),
+        (
+            json!({"fs": {"path": "  "}}),
+            "keystore.fs.path: no path specified",
+        ),
+        (
+            json!({"nosuch": {"a": "b"}}),
+            "keystore.nosuch: unknown keystore",
+        ),
         (json!({"memory": {}}), "keystore.memory: unknown keystore"),
     ];
     for (value, want) in cases {
@@ -71,13 +77,34 @@ fn section_errors_name_the_section() {
 #[test]
 fn sections_not_built_parse_and_name_themselves() {
     let cases = [
-        (json!({"vault": {"endpoint": "https://v:8200", "approle": {"id": "x"}}}), "keystore.vault"),
-        (json!({"aws": {"secretsmanager": {"endpoint": "x", "region": "r"}}}), "keystore.aws.secretsmanager"),
-        (json!({"azure": {"keyvault": {"endpoint": "x"}}}), "keystore.azure.keyvault"),
-        (json!({"gcp": {"secretmanager": {"project_id": "p"}}}), "keystore.gcp.secretmanager"),
-        (json!({"fortanix": {"sdkms": {}}}), "keystore.fortanix.sdkms"),
-        (json!({"gemalto": {"keysecure": {}}}), "keystore.gemalto.keysecure"),
-        (json!({"entrust": {"keycontrol": {}}}), "keystore.entrust.keycontrol"),
+        (
+            json!({"vault": {"endpoint": "https://v:8200", "approle": {"id": "x"}}}),
+            "keystore.vault",
+        ),
+        (
+            json!({"aws": {"secretsmanager": {"endpoint": "x", "region": "r"}}}),
+            "keystore.aws.secretsmanager",
+        ),
+        (
+            json!({"azure": {"keyvault": {"endpoint": "x"}}}),
+            "keystore.azure.keyvault",
+        ),
+        (
+            json!({"gcp": {"secretmanager": {"project_id": "p"}}}),
+            "keystore.gcp.secretmanager",
+        ),
+        (
+            json!({"fortanix": {"sdkms": {}}}),
+            "keystore.fortanix.sdkms",
+        ),
+        (
+            json!({"gemalto": {"keysecure": {}}}),
+            "keystore.gemalto.keysecure",
+        ),
+        (
+            json!({"entrust": {"keycontrol": {}}}),
+            "keystore.entrust.keycontrol",
+        ),
         (json!({"aws": "not a map"}), "keystore.aws"),
         (json!({"generic": {"endpoint": "x"}}), "keystore.generic"),
         (json!({"kes": {"endpoint": ["a", "b"]}}), "keystore.kes"),

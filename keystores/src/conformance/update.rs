@@ -110,11 +110,7 @@ async fn compare_and_swap(s: &dyn Keystore, p: &str) {
         "create of an updated key must be KeyExists"
     );
     let page = s.list(&name, "", 0).await.expect("list must succeed");
-    assert_eq!(
-        page.names,
-        [name.clone()],
-        "an updated key is listed once"
-    );
+    assert_eq!(page.names, [name], "an updated key is listed once");
 }
 
 async fn missing_and_deleted(s: &dyn Keystore, p: &str) {
@@ -182,7 +178,10 @@ async fn invalid_names(s: &dyn Keystore) {
 
 async fn concurrent_updates(store: Arc<dyn Keystore>, p: &str) {
     let name = format!("{p}-cas-race");
-    store.create(&name, b"start").await.expect("create must succeed");
+    store
+        .create(&name, b"start")
+        .await
+        .expect("create must succeed");
     let start = store
         .get_versioned(&name)
         .await
@@ -265,7 +264,10 @@ async fn increment(store: Arc<dyn Keystore>, name: String) -> Vec<u64> {
 
 async fn incrementers(store: Arc<dyn Keystore>, p: &str) {
     let name = format!("{p}-counter");
-    store.create(&name, b"0").await.expect("create must succeed");
+    store
+        .create(&name, b"0")
+        .await
+        .expect("create must succeed");
     let mut tasks = JoinSet::new();
     for _ in 0..WORKERS {
         tasks.spawn(increment(Arc::clone(&store), name.clone()));
@@ -293,7 +295,10 @@ async fn incrementers(store: Arc<dyn Keystore>, p: &str) {
 async fn update_races_delete(store: Arc<dyn Keystore>, p: &str) {
     for round in 0..DELETE_ROUNDS {
         let name = format!("{p}-upd-del-{round}");
-        store.create(&name, b"a").await.expect("create must succeed");
+        store
+            .create(&name, b"a")
+            .await
+            .expect("create must succeed");
         let read = store
             .get_versioned(&name)
             .await

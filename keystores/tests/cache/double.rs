@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keystores::{Cache, CacheConfig, Error, Keystore, MemKeystore, Page, Revision, Status, Versioned};
+use keystores::{
+    Cache, CacheConfig, Error, Keystore, MemKeystore, Page, Revision, Status, Versioned,
+};
 use tokio::time::{Instant, sleep_until};
 use zeroize::Zeroizing;
 
@@ -93,7 +95,12 @@ impl Keystore for Double {
         self.mem.get_versioned(name).await
     }
 
-    async fn update(&self, name: &str, expected: &Revision, value: &[u8]) -> Result<Revision, Error> {
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
         self.check()?;
         self.mem.update(name, expected, value).await
     }
@@ -130,5 +137,9 @@ pub async fn value(cache: &Cache, name: &str) -> Vec<u8> {
 /// Changes `name` in the store behind the cache's back.
 pub async fn change_behind(double: &Double, name: &str, value: &[u8]) -> Revision {
     let read = double.mem.get_versioned(name).await.unwrap();
-    double.mem.update(name, &read.revision, value).await.unwrap()
+    double
+        .mem
+        .update(name, &read.revision, value)
+        .await
+        .unwrap()
 }

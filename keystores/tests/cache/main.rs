@@ -341,7 +341,11 @@ async fn update_evicts_and_get_versioned_reads_the_store() {
     assert_eq!(value(&cache, "k").await, b"one", "still cached");
 
     let read = cache.get_versioned("k").await.unwrap();
-    assert_eq!(read.value.as_slice(), b"two", "get_versioned is never cached");
+    assert_eq!(
+        read.value.as_slice(),
+        b"two",
+        "get_versioned is never cached"
+    );
     assert_eq!(read.revision, two);
     assert_eq!(double.versioned(), 1);
     assert_eq!(value(&cache, "k").await, b"one", "and caches nothing");
