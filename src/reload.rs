@@ -73,7 +73,7 @@ async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, Reload
     let new_keystore = settings.keystore != current.settings.keystore;
     let new_cache = new_keystore || settings.cache != current.settings.cache;
     let inner: Arc<dyn Keystore> = if new_keystore {
-        run::open_keystore(&settings.keystore)?
+        run::open_keystore(&settings.keystore).await?
     } else {
         current.inner.clone()
     };

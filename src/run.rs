@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use keystores::{Cache, CacheConfig, FsKeystore, Keystore, MemKeystore};
+use keystores::{Cache, CacheConfig, Keystore};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -131,12 +131,12 @@ impl Running {
     }
 }
 
-/// Opens the configured keystore.
-pub fn open_keystore(settings: &KeystoreSettings) -> Result<Arc<dyn Keystore>, keystores::Error> {
-    Ok(match settings {
-        KeystoreSettings::Memory => Arc::new(MemKeystore::new()),
-        KeystoreSettings::Fs { path } => Arc::new(FsKeystore::open(path.clone())?),
-    })
+/// Opens the configured keystore (`keystores::open`: the backend is chosen
+/// and built by the `keystores` crate).
+pub async fn open_keystore(
+    settings: &KeystoreSettings,
+) -> Result<Arc<dyn Keystore>, keystores::Error> {
+    keystores::open(settings).await
 }
 
 /// The key cache settings of `cache.expiry` (project defaults as documented).
@@ -317,6 +317,6 @@ pub async fn start_from_file(path: &Path) -> Result<Running, StartError> {
 pub async fn start_from_file_with(path: &Path, options: Options) -> Result<Running, StartError> {
     let settings = config::load(path)?;
     let tls = tls_config(&settings)?;
-    let keystore = open_keystore(&settings.keystore)?;
+    let keystore = open_keystore(&settings.keystore).await?;
     start_with_options(&settings, tls, keystore, options).await
 }

@@ -62,7 +62,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let addr = args.addr.unwrap_or(dev::DEV_ADDRESS.parse()?);
         let dev = dev::setup(addr)?;
         let telemetry = init_logging(&dev.settings.log, args.log_format);
-        let keystore = run::open_keystore(&dev.settings.keystore)?;
+        let keystore = run::open_keystore(&dev.settings.keystore).await?;
         let running = run::start_with_options(
             &dev.settings,
             dev.tls,
@@ -92,7 +92,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         let telemetry = init_logging(&settings.log, args.log_format);
         let tls = run::tls_config(&settings)?;
-        let keystore = run::open_keystore(&settings.keystore)?;
+        let keystore = run::open_keystore(&settings.keystore).await?;
         let running = run::start_with_options(
             &settings,
             tls,

@@ -5,7 +5,8 @@
 //! - [`CacheConfig`]: the `cache.expiry.{any,unused,offline}` settings plus the
 //!   health-probe interval.
 //! - [`Cache`]: the decorator. `get` is served from memory when possible;
-//!   `create`/`delete` write through and evict; `list`/`status` pass through.
+//!   `create`/`update`/`delete` write through and evict; `get_versioned`,
+//!   `list` and `status` pass through.
 //! - `Slot`, `Flight`: one map entry per name, either a cached value or a
 //!   read in flight that concurrent callers share (single flight).
 //! - `run`: the background task (sweeps and health probe).
@@ -24,9 +25,13 @@
 //!   offline and every `offline` thereafter. With `offline == 0` going
 //!   offline changes nothing about expiry. A miss always goes to the inner
 //!   store, online or not.
-//! - `create` and `delete` evict the name after the inner call returns, and an
-//!   inner read that was in flight when the name was evicted is not cached,
-//!   so a value read before a delete is never served after it.
+//! - `create`, `update` and `delete` evict the name after the inner call
+//!   returns (whatever its result: a failed update may mean the cached value
+//!   is stale), and an inner read that was in flight when the name was
+//!   evicted is not cached, so a value read before a write is never served
+//!   after it.
+//! - `get_versioned` always reads the inner store and caches nothing: a
+//!   read-modify-write must start from the stored value, not a cached one.
 //!
 //! # Security
 //! Cached values are `Zeroizing` and wiped when evicted or when the cache is
@@ -48,7 +53,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use zeroize::Zeroizing;
 
-use crate::{Error, Keystore, Page, Status, validate_name};
+use crate::{Error, Keystore, Page, Revision, Status, Versioned, validate_name};
 
 /// Expiry settings of a [`Cache`]. A zero duration disables that setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +292,23 @@ impl Keystore for Cache {
         }
     }
 
+    /// Passes through to the inner store (never cached, nothing cached).
+    async fn get_versioned(&self, name: &str) -> Result<Versioned, Error> {
+        self.inner.get_versioned(name).await
+    }
+
+    /// Updates in the inner store, then evicts `name` (also on failure).
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
+        let res = self.inner.update(name, expected, value).await;
+        self.evict(name);
+        res
+    }
+
     /// Deletes in the inner store, then evicts `name`.
     async fn delete(&self, name: &str) -> Result<(), Error> {
         let res = self.inner.delete(name).await;
@@ -306,6 +328,8 @@ fn share_error(err: &Arc<Error>) -> Error {
         Error::KeyExists => Error::KeyExists,
         Error::NotFound => Error::NotFound,
         Error::InvalidName => Error::InvalidName,
+        Error::Conflict => Error::Conflict,
+        Error::Unsupported(msg) => Error::Unsupported(msg.clone()),
         Error::Unreachable(_) => Error::Unreachable(Box::new(SharedError(Arc::clone(err)))),
         Error::Backend(_) => Error::Backend(Box::new(SharedError(Arc::clone(err)))),
     }
@@ -320,7 +344,11 @@ impl SharedError {
     fn original(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self.0.as_ref() {
             Error::Unreachable(src) | Error::Backend(src) => Some(src.as_ref()),
-            Error::KeyExists | Error::NotFound | Error::InvalidName => None,
+            Error::KeyExists
+            | Error::NotFound
+            | Error::InvalidName
+            | Error::Conflict
+            | Error::Unsupported(_) => None,
         }
     }
 }

@@ -7,20 +7,35 @@
 //!
 //! # Layout
 //! - [`Keystore`]: the async, object-safe trait every backend implements, with
-//!   its contract (atomic create, not-found and exists errors, sorted pages).
+//!   its contract (atomic create, compare-and-swap update, not-found, exists
+//!   and conflict errors, sorted pages).
 //! - [`Error`]: the one error enum of this crate, exhaustive on purpose.
+//! - `revision`: [`Revision`] (the opaque token of conditional updates) and
+//!   [`Versioned`] (a value with its revision).
 //! - [`list_page`]: the one shared pagination implementation.
 //! - [`validate_name`]: the backend-side name check (defence in depth against
 //!   path traversal; the API edge validates first).
-//! - `mem`: [`MemKeystore`], in memory (used by `kes server --dev` and tests).
-//! - `fs`: [`FsKeystore`], one file per key in a directory.
+//! - `config`: [`KeystoreConfig`], the `keystore:` section of a KES config
+//!   (every KES backend parses, built or not), and [`open`], the one entry
+//!   point that turns it into an `Arc<dyn Keystore>`.
+//! - `mem` (feature `memory`): [`MemKeystore`], in memory (`kes server --dev`
+//!   and tests).
+//! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `cache`: [`Cache`], a caching decorator over any [`Keystore`] with KES's
 //!   any/unused/offline expiry, single-flight reads and a health probe.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
+//! # Features
+//! One cargo feature per backend, the built-in ones on by default: `fs`,
+//! `memory`. A backend whose feature is off still parses in
+//! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
+//! section.
+//!
 //! # Security
-//! Values returned by [`Keystore::get`] are [`Zeroizing`] so the encoded key
-//! material is wiped when dropped. No backend logs values.
+//! Values returned by [`Keystore::get`] and [`Keystore::get_versioned`] are
+//! [`Zeroizing`] so the encoded key material is wiped when dropped. No backend
+//! logs values. Revisions are not secret (a counter, a version id, a content
+//! digest) but are never derived from a value in a reversible way.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,14 +45,22 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 mod cache;
+mod config;
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "fs")]
 mod fs;
+#[cfg(feature = "memory")]
 mod mem;
+mod revision;
 
 pub use cache::{Cache, CacheConfig};
+pub use config::{KeystoreConfig, open};
+#[cfg(feature = "fs")]
 pub use fs::FsKeystore;
+#[cfg(feature = "memory")]
 pub use mem::MemKeystore;
+pub use revision::{Revision, Versioned};
 
 /// A boxed error from a backend's own library, kept as a source for logs only.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -51,9 +74,20 @@ pub enum Error {
     /// [`Keystore::create`]: an entry with this name already exists.
     #[error("key already exists")]
     KeyExists,
-    /// [`Keystore::get`] / [`Keystore::delete`]: no entry with this name.
+    /// [`Keystore::get`], [`Keystore::get_versioned`], [`Keystore::update`],
+    /// [`Keystore::delete`]: no entry with this name.
     #[error("key does not exist")]
     NotFound,
+    /// [`Keystore::update`]: the entry exists but its revision is no longer
+    /// the expected one (another writer changed it since it was read). The
+    /// stored value is unchanged; read it again and retry.
+    #[error("key was changed since it was read")]
+    Conflict,
+    /// The operation or backend is not part of this build or this backend: a
+    /// `keystore:` section whose cargo feature is off, or a [`Keystore`]
+    /// implementation without conditional update. The text says which.
+    #[error("{0}")]
+    Unsupported(String),
     /// The name is not acceptable to the backend (empty, too long, a path
     /// separator, `.` or `..`, a character outside `[A-Za-z0-9_-]`).
     #[error("invalid key name")]
@@ -99,11 +133,24 @@ pub struct Status {
 /// Storage for encoded master keys.
 ///
 /// Object-safe and `Send + Sync + 'static`; the server holds an
-/// `Arc<dyn Keystore>` chosen at run time from the configuration.
+/// `Arc<dyn Keystore>` chosen at run time from the configuration ([`open`]).
 ///
 /// Names passed in have already been validated by the server
 /// (`[A-Za-z0-9_-]{1,80}`), but every backend must still reject names that
-/// could escape its namespace ([`validate_name`]).
+/// could escape its namespace ([`validate_name`]); every method returns
+/// [`Error::InvalidName`] for such a name before touching the store.
+///
+/// # Writes
+/// A value changes in exactly three ways, each atomic: [`create`] (only if
+/// the name is free; never overwrites), [`update`] (only if the stored
+/// [`Revision`] is the expected one: compare-and-swap) and [`delete`]. There is
+/// no unconditional overwrite. Readers see either the old or the new value,
+/// never a mix. Backends that share storage between processes (two servers on
+/// one directory or one Vault) keep these guarantees across the processes.
+///
+/// [`create`]: Keystore::create
+/// [`update`]: Keystore::update
+/// [`delete`]: Keystore::delete
 #[async_trait]
 pub trait Keystore: Send + Sync + 'static {
     /// Checks that the backend is reachable, measuring the round trip.
@@ -120,7 +167,61 @@ pub trait Keystore: Send + Sync + 'static {
     /// Returns the value stored under `name`, or [`Error::NotFound`].
     async fn get(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, Error>;
 
+    /// Returns the value stored under `name` together with its current
+    /// [`Revision`], or [`Error::NotFound`].
+    ///
+    /// The pair is consistent: the revision is the one of exactly the value
+    /// returned. Two calls with no write to `name` in between return equal
+    /// revisions. Never served from a cache: the value is read from the store
+    /// itself, so a read-modify-write starts from the latest value.
+    ///
+    /// The default implementation (for backends without conditional update)
+    /// returns [`Error::Unsupported`].
+    async fn get_versioned(&self, name: &str) -> Result<Versioned, Error> {
+        validate_name(name)?;
+        Err(Error::Unsupported(NO_UPDATE.to_owned()))
+    }
+
+    /// Replaces the value of `name` with `value` if and only if the stored
+    /// revision still equals `expected` (one atomic compare-and-swap), and
+    /// returns the new revision.
+    ///
+    /// - [`Error::NotFound`] if there is no entry `name` (also when it was
+    ///   deleted after `expected` was read: an update never re-creates a key).
+    /// - [`Error::Conflict`] if the entry exists with another revision: some
+    ///   other writer got there first. Nothing is changed; the caller reads
+    ///   again with [`get_versioned`](Keystore::get_versioned) and retries.
+    ///
+    /// Of many concurrent updates from the same revision exactly one
+    /// succeeds and the others get [`Error::Conflict`], so a read-modify-write
+    /// loop loses no update. The new revision differs from `expected` and is
+    /// what [`get_versioned`](Keystore::get_versioned) returns until the next
+    /// write. On any error other than `Conflict`/`NotFound` the outcome may be
+    /// unknown (e.g. a failed `fsync` after publishing): read again.
+    ///
+    /// Revisions are only meaningful for the name and store they were read
+    /// from. A backend may identify revisions by content (fs: a digest of the
+    /// value), in which case a value changed away and back again (A → B → A)
+    /// makes an old revision of A current again; the swap is then still
+    /// correct, since the stored value is exactly the one the caller read.
+    ///
+    /// The default implementation returns [`Error::Unsupported`].
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
+        let _ = (expected, value);
+        validate_name(name)?;
+        Err(Error::Unsupported(NO_UPDATE.to_owned()))
+    }
+
     /// Removes `name`, or returns [`Error::NotFound`] if there is no such entry.
+    ///
+    /// Atomic with respect to [`update`](Keystore::update): an update that
+    /// races a delete either happens before it (and is then deleted) or
+    /// fails with [`Error::NotFound`]; it never brings the key back.
     async fn delete(&self, name: &str) -> Result<(), Error>;
 
     /// Lists names starting with `prefix` in ascending order, beginning at the
@@ -128,6 +229,10 @@ pub trait Keystore: Send + Sync + 'static {
     /// names (`limit == 0` means no limit). See [`list_page`].
     async fn list(&self, prefix: &str, continue_at: &str, limit: usize) -> Result<Page, Error>;
 }
+
+/// The text of [`Error::Unsupported`] from the default conditional-update
+/// methods.
+const NO_UPDATE: &str = "this keystore does not support conditional updates";
 
 /// Builds one page from all names of a store, the shared pagination rule.
 ///
@@ -197,6 +302,53 @@ mod tests {
         assert_eq!(p.next, None);
         let p = list_page(all, "z", "", 3);
         assert!(p.names.is_empty() && p.next.is_none());
+    }
+
+    /// A backend with only the required methods.
+    struct Minimal;
+
+    #[async_trait]
+    impl Keystore for Minimal {
+        async fn status(&self) -> Result<Status, Error> {
+            Ok(Status {
+                latency: Duration::ZERO,
+            })
+        }
+        async fn create(&self, _: &str, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn get(&self, _: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+            Ok(Zeroizing::new(b"v".to_vec()))
+        }
+        async fn delete(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn list(&self, _: &str, _: &str, _: usize) -> Result<Page, Error> {
+            Ok(Page::default())
+        }
+    }
+
+    #[tokio::test]
+    async fn conditional_update_is_unsupported_unless_implemented() {
+        let store: &dyn Keystore = &Minimal;
+        let any = Revision::from_bytes(vec![1]);
+        for res in [
+            store.get_versioned("k").await.map(|_| ()),
+            store.update("k", &any, b"v").await.map(|_| ()),
+        ] {
+            match res {
+                Err(Error::Unsupported(msg)) => assert_eq!(msg, NO_UPDATE),
+                other => panic!("want Unsupported, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            store.update("../k", &any, b"v").await,
+            Err(Error::InvalidName)
+        ));
+        assert!(matches!(
+            store.get_versioned("a/b").await,
+            Err(Error::InvalidName)
+        ));
     }
 
     #[test]

@@ -159,6 +159,8 @@ impl ApiError {
             keystores::Error::KeyExists => ApiError::KeyExists,
             keystores::Error::NotFound => ApiError::KeyNotFound,
             keystores::Error::InvalidName
+            | keystores::Error::Conflict
+            | keystores::Error::Unsupported(_)
             | keystores::Error::Unreachable(_)
             | keystores::Error::Backend(_) => ApiError::Keystore { op, source: err },
         }

@@ -68,6 +68,8 @@ async fn health(state: &State) -> Health {
             err @ (keystores::Error::KeyExists
             | keystores::Error::NotFound
             | keystores::Error::InvalidName
+            | keystores::Error::Conflict
+            | keystores::Error::Unsupported(_)
             | keystores::Error::Backend(_)),
         )) => {
             tracing::warn!(error = %err, "keystore is unavailable");

@@ -71,7 +71,8 @@ pub struct File {
     /// `keys: [- name: …]`.
     #[serde(deserialize_with = "null_default")]
     pub keys: Vec<KeyEntry>,
-    /// `keystore.<backend>`: decoded per backend by the settings layer.
+    /// `keystore.<backend>`: kept raw and handed to the `keystores` crate,
+    /// which owns every backend's settings (`keystores::KeystoreConfig`).
     #[serde(deserialize_with = "null_default")]
     pub keystore: BTreeMap<String, serde_json::Value>,
 }
@@ -163,12 +164,4 @@ pub struct Policy {
 pub struct KeyEntry {
     /// Key name to create when missing.
     pub name: String,
-}
-
-/// `keystore.fs:`
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct FsKeystore {
-    /// Directory holding one file per key.
-    pub path: Option<Scalar>,
 }

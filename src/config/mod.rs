@@ -66,3 +66,39 @@ pub fn parse(
     };
     settings::validate(raw, base)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
+    use std::path::Path;
+
+    use super::{ConfigError, KeystoreSettings, parse};
+
+    const BASE: &str = "admin:\n  identity: disabled\ntls:\n  key: k\n  cert: c\n";
+
+    #[test]
+    fn the_keystore_section_is_forwarded_with_env_and_relative_paths() {
+        let text = format!("{BASE}keystore:\n  vault:\n  fs:\n    path: ${{KEYS}}\n");
+        let lookup = |name: &str| (name == "KEYS").then(|| "rel/keys".to_owned());
+        let settings = parse(&text, Path::new("/etc/kes"), lookup).unwrap();
+        assert_eq!(
+            settings.keystore,
+            KeystoreSettings::Fs {
+                path: "/etc/kes/rel/keys".into()
+            },
+            "`${{VAR}}` substituted, the empty vault entry ignored, the path resolved"
+        );
+    }
+
+    #[test]
+    fn a_section_not_built_is_rejected_at_load_naming_it() {
+        let text = format!("{BASE}keystore:\n  azure:\n    keyvault:\n      endpoint: x\n");
+        let err = parse(&text, Path::new("."), |_| None).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "config: keystore.azure.keyvault: this keystore is not supported by this build yet (supported: keystore.fs)"
+        );
+    }
+}

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::Deserialize as _;
+
 use super::file::{self, Scalar};
 use super::{ConfigError, duration};
 use crate::api::names;
@@ -88,17 +90,9 @@ pub struct ApiOverride {
     pub timeout: Option<Duration>,
 }
 
-/// The keystore to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeystoreSettings {
-    /// In memory (`--dev` only).
-    Memory,
-    /// `keystore.fs.path`.
-    Fs {
-        /// Directory of key files.
-        path: PathBuf,
-    },
-}
+/// The keystore to use: the `keystore:` section as the `keystores` crate
+/// parsed it (each backend owns its settings; this crate knows no backend).
+pub use keystores::KeystoreConfig as KeystoreSettings;
 
 /// Everything the server needs, validated.
 #[derive(Debug, Clone)]
@@ -122,11 +116,6 @@ pub struct Settings {
     /// Keystore.
     pub keystore: KeystoreSettings,
 }
-
-/// Keystore sections that KES knows but this build does not provide yet.
-const NOT_BUILT_KEYSTORES: &[&str] = &[
-    "vault", "aws", "azure", "gcp", "fortanix", "gemalto", "entrust", "generic", "kes",
-];
 
 fn text(s: &Option<Scalar>) -> Option<&str> {
     s.as_ref().map(|s| s.0.trim()).filter(|s| !s.is_empty())
@@ -289,7 +278,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
         keys.push(k.name.clone());
     }
 
-    let keystore = keystore(&f.keystore, base)?;
+    let keystore = keystore(f.keystore, base)?;
     Ok(Settings {
         address,
         admin,
@@ -303,47 +292,23 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
     })
 }
 
+/// Hands the `keystore:` section to the `keystores` crate, which parses and
+/// validates it (exactly one section; messages name the section), then
+/// resolves its relative paths against `base` and checks that this build
+/// includes the backend, so a config naming a backend that cannot be opened
+/// is rejected at load (and reload) time.
 fn keystore(
-    section: &BTreeMap<String, serde_json::Value>,
+    section: BTreeMap<String, serde_json::Value>,
     base: &Path,
 ) -> Result<KeystoreSettings, ConfigError> {
-    let err = |m: String| ConfigError::Invalid(m);
-    let mut entries = section.iter().filter(|(_, v)| !v.is_null());
-    let (name, value) = entries
-        .next()
-        .ok_or_else(|| err("keystore: no keystore specified".into()))?;
-    if entries.next().is_some() {
-        return Err(err("keystore: more than once keystore specified".into()));
-    }
-    match name.as_str() {
-        "fs" => {
-            let fs: file::FsKeystore = serde_json::from_value(value.clone())
-                .map_err(|e| err(format!("keystore.fs: {e}")))?;
-            let path =
-                text(&fs.path).ok_or_else(|| err("keystore.fs.path: no path specified".into()))?;
-            Ok(KeystoreSettings::Fs {
-                path: resolve(base, path),
-            })
-        }
-        n if NOT_BUILT_KEYSTORES.contains(&n) => {
-            let sub = value.as_object().and_then(|o| o.keys().next().cloned());
-            let label = match sub {
-                Some(s)
-                    if matches!(
-                        n,
-                        "aws" | "azure" | "gcp" | "fortanix" | "gemalto" | "entrust"
-                    ) =>
-                {
-                    format!("keystore.{n}.{s}")
-                }
-                _ => format!("keystore.{n}"),
-            };
-            Err(err(format!(
-                "{label}: this keystore is not supported by this build yet (supported: keystore.fs)"
-            )))
-        }
-        other => Err(err(format!("keystore.{other}: unknown keystore"))),
-    }
+    let section = serde_json::Value::Object(section.into_iter().collect());
+    let mut keystore =
+        KeystoreSettings::deserialize(section).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    keystore.resolve_paths(base);
+    keystore
+        .check()
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok(keystore)
 }
 
 /// Parses a slog-style level: `on`, `off`, `DEBUG`, `INFO`, `WARN`, `ERROR`,

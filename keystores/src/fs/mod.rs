@@ -1,31 +1,59 @@
 //! [`FsKeystore`]: one file per key in a directory (KES `keystore.fs`).
 //!
-//! # Layout on disk
-//! - `<dir>/<name>`: the value of key `<name>`, mode 0600, written once.
+//! # Layout
+//! - this module: the type, [`FsKeystore::open`], the [`Keystore`] impl and
+//!   `Section`, the `keystore.fs` config section;
+//! - `io`: the blocking bodies (temp files, publishing, the per-key lock,
+//!   revisions).
+//!
+//! # On disk
+//! - `<dir>/<name>`: the value of key `<name>`, mode 0600, raw bytes (the
+//!   layout of KES's fs keystore, so either server reads the other's keys).
 //! - `<dir>/.tmp-<random>`: a value being written. `.` is not allowed in key
-//!   names, so a temp file can never be mistaken for a key; leftovers from a
-//!   crash are removed by [`FsKeystore::open`] and never listed.
+//!   names, so a temp file can never be mistaken for a key, and it is never
+//!   listed. Its writer holds an `flock` on it until it is published or
+//!   removed; [`FsKeystore::open`] removes the temp files nobody holds
+//!   (leftovers of a crash), so another server starting on the same
+//!   directory never breaks a write in progress.
+//!
+//! A key file is never modified in place: every write publishes a complete,
+//! `fsync`ed temp file, so a reader sees a whole old or a whole new value.
 //!
 //! # Atomicity
-//! `create` writes the value to a fresh temp file (`O_CREAT|O_EXCL`, 0600),
-//! `fsync`s it, then publishes it with `link(temp, <dir>/<name>)`. `link`
-//! fails if the name exists, so publishing never overwrites a key and of many
-//! concurrent creates exactly one wins. The temp name is then unlinked and the
-//! directory `fsync`ed. A crash leaves either no key or the whole key (plus,
-//! at worst, a temp file that the next `open` removes). The directory must be
-//! on a file system that supports hard links (any local POSIX file system).
+//! - `create` publishes with `link(temp, <dir>/<name>)`, which fails if the
+//!   name exists: never an overwrite, and of many concurrent creates exactly
+//!   one wins.
+//! - `update` and `delete` first take an exclusive `flock` on the key file
+//!   itself and check that the locked file is still the one at
+//!   `<dir>/<name>` (else they retry on the new one, or report `NotFound`).
+//!   Holding it, `update` compares the stored value's revision with the
+//!   expected one and publishes with `rename(temp, <dir>/<name>)`; `delete`
+//!   unlinks. `flock` locks belong to open files, so this serialises writers
+//!   in one process and across processes sharing the directory (two servers
+//!   on one keystore), and a crashed holder's lock is released by the kernel.
+//!   An update racing a delete thus either happens first or finds the key
+//!   gone; it never re-creates it. Lock files are not needed, so nothing but
+//!   keys and temp files ever lives in the directory.
+//! - The directory is `fsync`ed after every link, rename and unlink. A crash
+//!   leaves the old or the new value (plus, at worst, a temp file).
+//!
+//! The directory must be on a local POSIX file system with hard links and
+//! `flock` (not every network file system provides both).
+//!
+//! # Revisions
+//! The SHA-256 digest of the value (see `io::revision_of` for why not file
+//! metadata).
 //!
 //! # Errors
 //! Missing files map to [`Error::NotFound`]; every other I/O failure
 //! (permission denied, EIO, ...) maps to [`Error::Backend`], never to
 //! `NotFound`. Names are re-validated with [`validate_name`] before any path is
 //! built, so no name can address a file outside the directory.
-//!
-//! Blocking file I/O runs on Tokio's blocking pool (`spawn_blocking`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+mod io;
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,13 +61,33 @@ use std::time::Instant;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use crate::{Error, Keystore, Page, Status, list_page, validate_name};
+use crate::config::Text;
+use crate::{
+    Error, Keystore, KeystoreConfig, Page, Revision, Status, Versioned, list_page, validate_name,
+};
 
-/// File name prefix of values being written. Never a valid key name.
-const TEMP_PREFIX: &str = ".tmp-";
+use io::{TEMP_PREFIX, is_temp_name, sync_dir};
 
-/// Mode of key files (owner read/write only).
-const FILE_MODE: u32 = 0o600;
+/// The `keystore.fs` section of a KES config: `path`, the key directory.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct Section {
+    path: Option<Text>,
+}
+
+impl Section {
+    /// Validates the section (`path` is required).
+    pub(crate) fn into_config(self) -> Result<KeystoreConfig, String> {
+        let path = self
+            .path
+            .as_ref()
+            .and_then(Text::non_empty)
+            .ok_or("keystore.fs.path: no path specified")?;
+        Ok(KeystoreConfig::Fs {
+            path: PathBuf::from(path),
+        })
+    }
+}
 
 /// Mode of the key directory when [`FsKeystore::open`] creates it (owner
 /// only: key names are not secret, but nobody else needs to list them).
@@ -55,7 +103,8 @@ pub struct FsKeystore {
 
 impl FsKeystore {
     /// Opens (and if needed creates, mode 0700, with parents) the key
-    /// directory, then removes temp files left by an earlier crash. An
+    /// directory, then removes temp files left by an earlier crash (but not
+    /// those another live process sharing the directory is writing). An
     /// existing directory that group or others may access is kept as it is
     /// (it is the operator's) but logged as a warning.
     ///
@@ -91,11 +140,7 @@ impl FsKeystore {
         for entry in fs::read_dir(&dir).map_err(Error::backend)? {
             let entry = entry.map_err(Error::backend)?;
             if is_temp_name(&entry.file_name()) {
-                match fs::remove_file(entry.path()) {
-                    Ok(()) => removed = true,
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                    Err(err) => return Err(Error::backend(err)),
-                }
+                removed |= io::remove_stale_temp(&entry.path()).map_err(Error::backend)?;
             }
         }
         if removed {
@@ -129,58 +174,6 @@ impl FsKeystore {
     }
 }
 
-fn is_temp_name(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX))
-}
-
-/// `fsync` on a directory, making renames, links and unlinks in it durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Creates a fresh temp file in `dir` (mode 0600, exclusive), retrying on the
-/// (astronomically unlikely) collision of random names.
-fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
-    let mut attempts = 0;
-    loop {
-        let path = dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&path)
-        {
-            Ok(file) => return Ok((path, file)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
-            Err(err) => return Err(err),
-        }
-    }
-}
-
-/// The blocking body of [`FsKeystore::create`]; see the module docs.
-fn create_blocking(dir: &Path, path: &Path, value: &[u8]) -> Result<(), Error> {
-    let (temp, mut file) = create_temp(dir).map_err(Error::backend)?;
-    let written = file.write_all(value).and_then(|()| file.sync_all());
-    drop(file);
-    if let Err(err) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(Error::backend(err));
-    }
-    let linked = fs::hard_link(&temp, path);
-    if let Err(err) = fs::remove_file(&temp) {
-        // Harmless: the next `open` removes it, and `list` never shows it.
-        tracing::warn!(error = %err, "could not remove a temp file in the key directory");
-    }
-    match linked {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Err(Error::KeyExists),
-        Err(err) => return Err(Error::backend(err)),
-    }
-    // The key is visible now; if this fsync fails its durability is unknown,
-    // which is reported as an error (a retry then sees `KeyExists`).
-    sync_dir(dir).map_err(Error::backend)
-}
-
 #[async_trait]
 impl Keystore for FsKeystore {
     /// Checks that the directory exists and is a directory.
@@ -207,31 +200,44 @@ impl Keystore for FsKeystore {
     async fn create(&self, name: &str, value: &[u8]) -> Result<(), Error> {
         let path = self.key_path(name)?;
         let value = Zeroizing::new(value.to_vec());
-        self.blocking(move |dir| create_blocking(dir, &path, &value))
+        self.blocking(move |dir| io::create(dir, &path, &value))
             .await
     }
 
     async fn get(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
         let path = self.key_path(name)?;
-        self.blocking(move |_| match fs::read(&path) {
-            Ok(bytes) => Ok(Zeroizing::new(bytes)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(Error::NotFound),
-            Err(err) => Err(Error::backend(err)),
+        self.blocking(move |_| io::read(&path)).await
+    }
+
+    /// Reads the file; the revision is the SHA-256 digest of what was read.
+    async fn get_versioned(&self, name: &str) -> Result<Versioned, Error> {
+        let path = self.key_path(name)?;
+        self.blocking(move |_| {
+            let value = io::read(&path)?;
+            let revision = io::revision_of(&value);
+            Ok(Versioned { value, revision })
         })
         .await
     }
 
+    /// Compares and replaces under the key file's `flock` (module docs).
+    async fn update(
+        &self,
+        name: &str,
+        expected: &Revision,
+        value: &[u8],
+    ) -> Result<Revision, Error> {
+        let path = self.key_path(name)?;
+        let expected = expected.clone();
+        let value = Zeroizing::new(value.to_vec());
+        self.blocking(move |dir| io::update(dir, &path, &expected, &value))
+            .await
+    }
+
+    /// Unlinks under the key file's `flock` (module docs).
     async fn delete(&self, name: &str) -> Result<(), Error> {
         let path = self.key_path(name)?;
-        self.blocking(move |dir| {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(Error::NotFound),
-                Err(err) => return Err(Error::backend(err)),
-            }
-            sync_dir(dir).map_err(Error::backend)
-        })
-        .await
+        self.blocking(move |dir| io::delete(dir, &path)).await
     }
 
     /// Lists regular files whose names are valid key names; temp files,
@@ -259,7 +265,7 @@ impl Keystore for FsKeystore {
                         Ok(kind) if kind.is_file() => names.push(name),
                         Ok(_) => {}
                         // Deleted while we were listing.
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                         Err(err) => return Err(Error::backend(err)),
                     }
                 }

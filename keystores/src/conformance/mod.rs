@@ -4,7 +4,13 @@
 //! never overwrites, `NotFound` for missing names, delete then re-create,
 //! sorted paging without loss or duplicates, `InvalidName` for names that
 //! could escape the backend's namespace, exactly one winner among 100
-//! concurrent creates, and arbitrary byte values.
+//! concurrent creates, arbitrary byte values, and conditional update (module
+//! `update`: compare-and-swap, conflicts, races with updates and deletes, no
+//! lost update among concurrent read-modify-write loops).
+//!
+//! # Layout
+//! - this module: [`run_suite`] and the create/get/delete/list checks;
+//! - `update`: the conditional-update checks.
 //!
 //! All names it uses start with a random prefix (`conf<hex>-`), so the suite
 //! can run against a store that already holds other keys (a shared Vault, a
@@ -22,6 +28,8 @@ macro_rules! assert_err {
         assert!(matches!(res, Err($pat)), "{}: got {:?}", format!($($msg)+), res.map(|_| ()));
     }};
 }
+
+mod update;
 
 /// Runs every check against `store`. Panics on the first failure.
 ///
@@ -42,6 +50,7 @@ pub async fn run_suite(store: Arc<dyn Keystore>) {
     invalid_names(s).await;
     concurrent_creates(Arc::clone(&store), &p).await;
     binary_values(s, &p).await;
+    update::run(&store, &p).await;
     cleanup(s, &p).await;
 }
 

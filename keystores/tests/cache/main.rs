@@ -4,120 +4,24 @@
 //! Time-dependent tests run on a paused Tokio clock (`start_paused`): a
 //! `sleep_until` in the test advances virtual time, firing the cache's timers
 //! in order, and returns only after every task woken earlier has run.
+//!
+//! `double`: the test double (a [`MemKeystore`] whose availability the test
+//! controls and which counts calls) and shared helpers.
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
+mod double;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use keystores::{
     Cache, CacheConfig, Error, Keystore, MemKeystore, Page, Status, conformance::run_suite,
 };
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-/// A keystore whose availability the test controls and which counts calls.
-#[derive(Default)]
-struct Double {
-    mem: MemKeystore,
-    up: AtomicBool,
-    gets: AtomicUsize,
-    probes: AtomicUsize,
-    /// Delay of `get`, after reading the value (so a slow read returns what
-    /// was stored when it started).
-    get_delay: Duration,
-}
-
-impl Double {
-    fn new() -> Arc<Self> {
-        Self::with_delay(Duration::ZERO)
-    }
-
-    fn with_delay(get_delay: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            up: AtomicBool::new(true),
-            get_delay,
-            ..Self::default()
-        })
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-    }
-
-    fn gets(&self) -> usize {
-        self.gets.load(Ordering::SeqCst)
-    }
-
-    fn probes(&self) -> usize {
-        self.probes.load(Ordering::SeqCst)
-    }
-
-    fn check(&self) -> Result<(), Error> {
-        if self.up.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(Error::unreachable("test double is down"))
-        }
-    }
-}
-
-#[async_trait]
-impl Keystore for Double {
-    async fn status(&self) -> Result<Status, Error> {
-        self.probes.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        Ok(Status {
-            latency: Duration::from_millis(1),
-        })
-    }
-
-    async fn create(&self, name: &str, value: &[u8]) -> Result<(), Error> {
-        self.check()?;
-        self.mem.create(name, value).await
-    }
-
-    async fn get(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        let res = match self.check() {
-            Ok(()) => self.mem.get(name).await,
-            Err(err) => Err(err),
-        };
-        if !self.get_delay.is_zero() {
-            tokio::time::sleep(self.get_delay).await;
-        }
-        res
-    }
-
-    async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.check()?;
-        self.mem.delete(name).await
-    }
-
-    async fn list(&self, prefix: &str, continue_at: &str, limit: usize) -> Result<Page, Error> {
-        self.check()?;
-        self.mem.list(prefix, continue_at, limit).await
-    }
-}
-
-fn cfg(any: u64, unused: u64, offline: u64) -> CacheConfig {
-    CacheConfig {
-        any: Duration::from_secs(any),
-        unused: Duration::from_secs(unused),
-        offline: Duration::from_secs(offline),
-        probe_interval: Duration::from_secs(10),
-    }
-}
-
-/// Advances the paused clock to `start + secs`.
-async fn at(start: Instant, secs: u64) {
-    sleep_until(start + Duration::from_secs(secs)).await;
-}
-
-async fn value(cache: &Cache, name: &str) -> Vec<u8> {
-    cache.get(name).await.unwrap().to_vec()
-}
+use double::{Double, at, cfg, change_behind, value};
 
 #[test]
 fn defaults_are_the_documented_ones() {
@@ -423,6 +327,76 @@ async fn a_read_in_flight_during_delete_is_not_cached() {
     );
     assert!(
         matches!(cache.get("k").await, Err(Error::NotFound)),
+        "its value must not be cached"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn update_evicts_and_get_versioned_reads_the_store() {
+    let double = Double::new();
+    double.mem.create("k", b"one").await.unwrap();
+    let cache = Cache::new(double.clone(), CacheConfig::default());
+    assert_eq!(value(&cache, "k").await, b"one");
+    let two = change_behind(&double, "k", b"two").await;
+    assert_eq!(value(&cache, "k").await, b"one", "still cached");
+
+    let read = cache.get_versioned("k").await.unwrap();
+    assert_eq!(
+        read.value.as_slice(),
+        b"two",
+        "get_versioned is never cached"
+    );
+    assert_eq!(read.revision, two);
+    assert_eq!(double.versioned(), 1);
+    assert_eq!(value(&cache, "k").await, b"one", "and caches nothing");
+    assert_eq!(double.gets(), 1);
+
+    let three = cache.update("k", &read.revision, b"three").await.unwrap();
+    assert_eq!(value(&cache, "k").await, b"three", "update must evict");
+    assert_eq!(double.gets(), 2);
+
+    // A failed update evicts too: the conflict says the cache may be stale.
+    change_behind(&double, "k", b"four").await;
+    assert_eq!(value(&cache, "k").await, b"three", "still cached");
+    assert!(matches!(
+        cache.update("k", &three, b"x").await,
+        Err(Error::Conflict)
+    ));
+    assert_eq!(value(&cache, "k").await, b"four");
+
+    double.set_up(false);
+    assert!(matches!(
+        cache.update("k", &three, b"x").await,
+        Err(Error::Unreachable(_))
+    ));
+    assert!(matches!(
+        cache.get_versioned("k").await,
+        Err(Error::Unreachable(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_in_flight_during_update_is_not_cached() {
+    let double = Double::with_delay(Duration::from_secs(1));
+    double.mem.create("k", b"old").await.unwrap();
+    let cache = Cache::new(double.clone(), CacheConfig::default());
+    let reader = tokio::spawn({
+        let cache = Arc::clone(&cache);
+        async move { cache.get("k").await.map(|v| v.to_vec()) }
+    });
+    while double.gets() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let read = cache.get_versioned("k").await.unwrap();
+    cache.update("k", &read.revision, b"new").await.unwrap();
+    assert_eq!(
+        reader.await.unwrap().unwrap(),
+        b"old",
+        "the read started before the update"
+    );
+    assert_eq!(
+        value(&cache, "k").await,
+        b"new",
         "its value must not be cached"
     );
 }
