@@ -76,19 +76,23 @@ async fn shutdown_signal() {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{Layer as _, filter};
+    let wanted = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
     // s3s logs whole requests, POST form fields and expected signatures at debug/trace level
-    // (SSE-C keys included): cap its modules at info whatever RUST_LOG says.
-    let filter = ["s3s::service=info", "s3s::ops=info", "s3s::http=info"]
-        .into_iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, |f, d| f.add_directive(d));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // (SSE-C keys included): its events stop at info whatever RUST_LOG says, and RUST_LOG can
+    // still lower or silence them (`s3s=off`).
+    let cap = filter::filter_fn(|meta| {
+        !meta.target().starts_with("s3s") || *meta.level() <= tracing::Level::INFO
+    });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(wanted)
+        .with_filter(cap);
+    tracing_subscriber::registry().with(fmt).init();
 }
 
 #[tokio::main]

@@ -42,8 +42,8 @@ pub use precheck::{EXPIRES_TOO_LONG, MAX_PRESIGNED_EXPIRES, POST_FORM_NOT_IMPLEM
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most header fields accepted in one HTTP/1 request.
 pub const MAX_HEADERS: usize = 100;
-/// Interval of h2 keep-alive pings on connections with requests in flight (a peer that does
-/// not answer within 20 s is dropped).
+/// An h2 peer silent for this long is pinged (and dropped if it does not answer within hyper's
+/// 20 s).
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// Least time between two "connection limit reached" warnings.
