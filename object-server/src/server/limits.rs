@@ -7,6 +7,7 @@
 //!   /64); a connection over the cap is closed as soon as it is accepted.
 //!
 //! A [`ClientSlot`] gives its place back when dropped, with the connection.
+//! [`open_files_limit`] lets start-up warn when the process cannot open that many sockets.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -110,6 +111,19 @@ impl Drop for ClientSlot {
     }
 }
 
+/// The soft `RLIMIT_NOFILE` of this process, from a `/proc/<pid>/limits` text (`None` when
+/// unlimited or unreadable).
+pub fn open_files_limit(proc_limits: &str) -> Option<u64> {
+    let line = proc_limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +163,18 @@ mod tests {
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         assert_eq!(ClientKey::of(one), ClientKey::of(two));
         assert_ne!(ClientKey::of(one), ClientKey::of(other));
+    }
+
+    #[test]
+    fn open_files_from_proc() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             63304                63304                processes \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(text), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_files_limit(unlimited), None);
+        assert_eq!(open_files_limit(""), None);
     }
 
     #[tokio::test]

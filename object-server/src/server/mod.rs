@@ -94,6 +94,7 @@ impl std::fmt::Debug for Bound {
 /// certs dir) and binds the listener.
 pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     config.limits.validate()?;
+    warn_if_few_files(&config.limits);
     let store = Arc::new(FsStore::open(&config.data_dir).await?);
     let acceptor = match config.certs_dir.as_deref().and_then(config::tls_files) {
         Some((cert, key)) => Some(tls::tls_acceptor(&cert, &key)?),
@@ -219,6 +220,23 @@ impl Bound {
         {
             tracing::warn!("graceful shutdown timed out; dropping open connections");
         }
+    }
+}
+
+/// Warns when the open-files limit is below the connection limit (plus room for data files).
+fn warn_if_few_files(limits: &Limits) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let wanted = u64::try_from(limits.max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(64);
+    if let Some(files) = limits::open_files_limit(&text).filter(|&n| n < wanted) {
+        tracing::warn!(
+            "the open-files limit ({files}) is below max-connections ({}) plus room for data \
+             files: raise it (ulimit -n {wanted}) or lower --max-connections",
+            limits.max_connections
+        );
     }
 }
 
