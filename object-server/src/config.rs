@@ -1,6 +1,8 @@
-//! Validated server configuration and root credentials (MinIO's environment names).
+//! Validated server configuration: root credentials (MinIO's environment names) and the
+//! connection [`Limits`] (count caps and timeouts, with [`parse_duration`] for their flags).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -34,6 +36,9 @@ pub enum ConfigError {
         "invalid credentials: access key must be at least 3 and secret key at least 8 characters long"
     )]
     InvalidLength,
+    /// A connection limit or timeout is out of range.
+    #[error("invalid limit: {0}")]
+    Limit(&'static str),
 }
 
 /// S3 root credentials. `Debug` never shows the secret.
@@ -122,6 +127,95 @@ pub struct Config {
     pub certs_dir: Option<PathBuf>,
     /// Root credentials.
     pub credentials: Credentials,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
+}
+
+/// Bounds on connections: how many, and how long each phase may take. Every value is > 0
+/// (checked by [`Limits::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Connections served at once per client address (IPv4 address, IPv6 /64); a connection
+    /// over the cap is closed as soon as it is accepted.
+    pub max_connections_per_ip: usize,
+    /// TLS handshake, counted from TCP accept.
+    pub handshake_timeout: Duration,
+    /// First request head, counted from TCP accept (TLS handshake included); later HTTP/1.1
+    /// request heads, counted from their first byte.
+    pub header_timeout: Duration,
+    /// A connection with no request in flight (HTTP/1.1 keep-alive, h2 with no open stream).
+    pub idle_timeout: Duration,
+    /// A response the peer accepts no bytes of (socket not read, h2 flow-control window
+    /// closed); the connection is then closed.
+    pub stall_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 4096 connections, 256 per client, 10 s handshake, 30 s request head, 30 s idle,
+    /// 30 s stalled response.
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// Rejects zero counts and zero durations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::Limit("max-connections must be at least 1"));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(ConfigError::Limit(
+                "max-connections-per-ip must be at least 1",
+            ));
+        }
+        for (d, msg) in [
+            (
+                self.handshake_timeout,
+                "tls-handshake-timeout must be positive",
+            ),
+            (self.header_timeout, "read-header-timeout must be positive"),
+            (self.idle_timeout, "idle-timeout must be positive"),
+            (self.stall_timeout, "stall-timeout must be positive"),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Limit(msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a duration flag: an integer followed by `ms`, `s`, `m` or `h` (`500ms`, `30s`, `2m`),
+/// or a bare integer of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 30s, 500ms, 2m"))?;
+    let d = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(d)
 }
 
 /// The TLS files of a certs directory, when both exist.
@@ -169,5 +263,28 @@ mod tests {
         assert!(!default);
         assert_eq!(c.secret_key.as_str(), "supersecret");
         assert!(!format!("{c:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn durations_and_limits() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "1.5s", "-1s", "10x", "ms10"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(Limits::default().validate().is_ok());
+        let zero_ip = Limits {
+            max_connections_per_ip: 0,
+            ..Limits::default()
+        };
+        assert!(matches!(zero_ip.validate(), Err(ConfigError::Limit(_))));
+        let zero_idle = Limits {
+            idle_timeout: Duration::ZERO,
+            ..Limits::default()
+        };
+        assert!(matches!(zero_idle.validate(), Err(ConfigError::Limit(_))));
     }
 }

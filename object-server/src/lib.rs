@@ -9,7 +9,8 @@
 //! * [`config`] — validated [`Config`]; root credentials from `MINIO_ROOT_USER` /
 //!   `MINIO_ROOT_PASSWORD` (or `*_FILE`).
 //! * [`server`] — bind, TLS (rustls + aws-lc-rs, `public.crt`/`private.key` in the certs dir),
-//!   accept loop with hyper-util (HTTP/1.1 + h2), graceful shutdown; [`run`] and [`spawn`].
+//!   accept loop with hyper-util (HTTP/1.1 + h2), connection caps and deadlines, requests
+//!   refused from their head, graceful shutdown; [`run`] and [`spawn`].
 //! * [`s3`] — `impl s3s::S3`: buckets, objects, listings, multipart, copy; SSE checks.
 //! * [`storage`] — filesystem store: hashed object file names, one file per object
 //!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write.
@@ -22,12 +23,15 @@
 //! * Client keys, OEKs, KEKs and part keys live in zeroizing types with redacted `Debug`; the
 //!   client key and its MD5 are never stored — only the IV and the 64-byte sealed OEK. Key MD5s
 //!   are compared in constant time.
-//! * s3s logs whole requests (headers included) at `debug` level; the binary caps
-//!   `s3s::{service,ops,http}` at `info` so SSE-C keys never reach the logs.
+//! * s3s logs whole requests (headers included) at `debug` level; the binary caps every `s3s`
+//!   event at `info` so SSE-C keys never reach the logs.
 //! * Object keys never become paths (SHA-256 file names), bucket names and upload ids are
 //!   validated before touching the filesystem.
-//! * Limits: request heads ≤ 64 KiB, objects/parts ≤ 5 GiB, user metadata ≤ 2 KiB; no rate
-//!   limiting (s3s has none).
+//! * Limits: request heads ≤ 64 KiB, objects/parts ≤ 5 GiB, user metadata ≤ 2 KiB, presigned
+//!   URLs ≤ 7 days; connections capped globally and per client, with handshake, head, idle and
+//!   stall deadlines ([`config::Limits`]); POST form uploads refused before their body is read
+//!   (s3s would buffer them whole); no rate limiting (s3s has none).
+//! * Files 0600, directories 0700; existing store directories open to others are reported.
 
 #![forbid(unsafe_code)]
 // Tests may unwrap; request paths may not (workspace lint `unwrap_used`).

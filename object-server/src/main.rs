@@ -1,11 +1,14 @@
-//! `object-server [--address HOST:PORT] [--certs-dir DIR] DATA_DIR` — thin CLI over the library.
+//! `object-server [--address HOST:PORT] [--certs-dir DIR] [limits…] DATA_DIR` — thin CLI over
+//! the library. Every connection limit has a flag and an `OBJECT_SERVER_*` variable.
 
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
+use object_server::config::{Limits, parse_duration};
 use object_server::{Config, Credentials};
 
 /// S3-compatible object server with SSE-C (MinIO-compatible).
@@ -19,6 +22,30 @@ struct Args {
     /// Default: `$HOME/.minio/certs`.
     #[arg(long, short = 'S')]
     certs_dir: Option<PathBuf>,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    #[arg(long, default_value_t = 4096, env = "OBJECT_SERVER_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Most connections at once from one client address (IPv6: one /64); more are closed at once.
+    #[arg(
+        long,
+        default_value_t = 256,
+        env = "OBJECT_SERVER_MAX_CONNECTIONS_PER_IP"
+    )]
+    max_connections_per_ip: usize,
+    /// Longest TLS handshake, from TCP accept (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "OBJECT_SERVER_TLS_HANDSHAKE_TIMEOUT")]
+    tls_handshake_timeout: Duration,
+    /// Longest time to receive a request head: the first from TCP accept, later HTTP/1.1 ones
+    /// from their first byte.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "OBJECT_SERVER_READ_HEADER_TIMEOUT")]
+    read_header_timeout: Duration,
+    /// How long a connection with no request in flight (HTTP/1.1 or h2) stays open.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "OBJECT_SERVER_IDLE_TIMEOUT")]
+    idle_timeout: Duration,
+    /// How long a response may wait for a peer that accepts no data before its connection is
+    /// closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "OBJECT_SERVER_STALL_TIMEOUT")]
+    stall_timeout: Duration,
     /// Data directory.
     data_dir: PathBuf,
 }
@@ -49,19 +76,23 @@ async fn shutdown_signal() {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{Layer as _, filter};
+    let wanted = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
     // s3s logs whole requests, POST form fields and expected signatures at debug/trace level
-    // (SSE-C keys included): cap its modules at info whatever RUST_LOG says.
-    let filter = ["s3s::service=info", "s3s::ops=info", "s3s::http=info"]
-        .into_iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, |f, d| f.add_directive(d));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // (SSE-C keys included): its events stop at info whatever RUST_LOG says, and RUST_LOG can
+    // still lower or silence them (`s3s=off`).
+    let cap = filter::filter_fn(|meta| {
+        !meta.target().starts_with("s3s") || *meta.level() <= tracing::Level::INFO
+    });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(wanted)
+        .with_filter(cap);
+    tracing_subscriber::registry().with(fmt).init();
 }
 
 #[tokio::main]
@@ -88,6 +119,14 @@ async fn main() -> ExitCode {
         data_dir: args.data_dir,
         certs_dir,
         credentials,
+        limits: Limits {
+            max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            handshake_timeout: args.tls_handshake_timeout,
+            header_timeout: args.read_header_timeout,
+            idle_timeout: args.idle_timeout,
+            stall_timeout: args.stall_timeout,
+        },
     };
     match object_server::run(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

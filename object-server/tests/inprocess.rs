@@ -32,6 +32,7 @@ async fn spawn_serve_and_shutdown() {
         data_dir: data.clone(),
         certs_dir: Some(dir.path().join("no-certs")),
         credentials,
+        limits: Default::default(),
     })
     .await
     .unwrap();

@@ -9,10 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
-use super::StorageError;
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
+use super::{StorageError, TempFile, perms};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -20,7 +19,6 @@ const SYS_DIR: &str = ".objsrv";
 const BUCKET_RECORD: &str = ".bucket.json";
 const OBJ_DIR: &str = "obj";
 const UPLOAD_RECORD: &str = "upload.json";
-const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Current time in Unix nanoseconds.
 pub fn now_ns() -> u64 {
@@ -80,57 +78,6 @@ struct BucketRecord {
     created_ns: u64,
 }
 
-/// A temp file being written; removed on drop unless committed.
-#[derive(Debug)]
-pub struct TempFile {
-    path: PathBuf,
-    writer: Option<tokio::io::BufWriter<tokio::fs::File>>,
-    written: u64,
-    committed: bool,
-}
-
-impl TempFile {
-    /// Appends data-region bytes.
-    pub async fn write(&mut self, buf: &[u8]) -> Result<()> {
-        let w = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| StorageError::Corrupt("temp file already finished".into()))?;
-        w.write_all(buf).await?;
-        self.written += buf.len() as u64;
-        Ok(())
-    }
-
-    /// Data-region bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Appends the metadata record and trailer, flushes and fsyncs. The file is then ready to be
-    /// committed (renamed into place).
-    pub async fn finish<T: Serialize>(&mut self, meta: &T) -> Result<()> {
-        let trailer = file::encode_trailer(meta)?;
-        let mut w = self
-            .writer
-            .take()
-            .ok_or_else(|| StorageError::Corrupt("temp file already finished".into()))?;
-        w.write_all(&trailer).await?;
-        w.flush().await?;
-        let f = w.into_inner();
-        f.sync_all().await?;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            // Best effort: leftovers are also removed at the next start.
-            let _ignored = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// An open object: metadata plus a file handle that stays valid if the object is replaced.
 #[derive(Debug, Clone)]
 pub struct ObjectHandle {
@@ -162,20 +109,34 @@ pub struct FsStore {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) a store rooted at `root` and removes leftover temp files.
+    /// Opens (creating if needed, mode 0700) a store rooted at `root`, removes leftover temp
+    /// files, and warns about each of its directories open to group or others.
     pub async fn open(root: &Path) -> Result<Self> {
         let root = root.to_path_buf();
         let sys = root.join(SYS_DIR);
         let tmp = sys.join("tmp");
         let uploads = sys.join("uploads");
-        let (r, t, u) = (root.clone(), tmp.clone(), uploads.clone());
+        let (r, s, t, u) = (root.clone(), sys.clone(), tmp.clone(), uploads.clone());
         blocking(move || {
-            std::fs::create_dir_all(&r)?;
+            perms::create_dir_all(&r)?;
             if t.exists() {
                 std::fs::remove_dir_all(&t)?;
             }
-            std::fs::create_dir_all(&t)?;
-            std::fs::create_dir_all(&u)?;
+            perms::create_dir_all(&t)?;
+            perms::create_dir_all(&u)?;
+            for (dir, mode) in perms::audit(&r, &s, valid_bucket_name) {
+                let what = if dir == r {
+                    "data directory"
+                } else {
+                    "directory"
+                };
+                tracing::warn!(
+                    "{what} {} has mode {mode:04o}: group or others can access it \
+                     (object-server creates its directories 0700; `chmod go= {}` restricts it)",
+                    dir.display(),
+                    dir.display()
+                );
+            }
             Ok(())
         })
         .await?;
@@ -216,15 +177,13 @@ impl FsStore {
             if dir.exists() {
                 return Err(StorageError::BucketExists);
             }
-            std::fs::create_dir_all(staging.join(OBJ_DIR))?;
+            perms::create_dir_all(&staging.join(OBJ_DIR))?;
             let record = serde_json::to_vec(&BucketRecord {
                 format: FORMAT,
                 created_ns: now_ns(),
             })
             .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let rec_path = staging.join(BUCKET_RECORD);
-            std::fs::write(&rec_path, record)?;
-            std::fs::File::open(&rec_path)?.sync_all()?;
+            perms::write_synced(&staging.join(BUCKET_RECORD), &record)?;
             sync_dir(&staging)?;
             match std::fs::rename(&staging, &dir) {
                 Ok(()) => {}
@@ -311,20 +270,9 @@ impl FsStore {
         .await
     }
 
-    /// A new temp file in the store's temp directory.
+    /// A new temp file (mode 0600) in the store's temp directory.
     pub async fn temp_file(&self) -> Result<TempFile> {
-        let path = self.tmp.join(random_hex(16));
-        let f = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
-        Ok(TempFile {
-            path,
-            writer: Some(tokio::io::BufWriter::with_capacity(WRITE_BUFFER, f)),
-            written: 0,
-            committed: false,
-        })
+        TempFile::create(self.tmp.join(random_hex(16))).await
     }
 
     /// Publishes a finished temp file as object `bucket/key` (atomic replace).
@@ -435,10 +383,8 @@ impl FsStore {
         let uploads = self.uploads.clone();
         let bytes = serde_json::to_vec(&meta).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         blocking(move || {
-            std::fs::create_dir(&staging)?;
-            let rec = staging.join(UPLOAD_RECORD);
-            std::fs::write(&rec, bytes)?;
-            std::fs::File::open(&rec)?.sync_all()?;
+            perms::create_dir(&staging)?;
+            perms::write_synced(&staging.join(UPLOAD_RECORD), &bytes)?;
             sync_dir(&staging)?;
             std::fs::rename(&staging, &dest)?;
             sync_dir(&uploads)?;

@@ -18,12 +18,18 @@
 //!   all. A crashed writer leaves only a temp file, removed at the next start.
 //! * Object file format ([`file`]): data region, JSON metadata, `u64 LE` metadata length, 8-byte
 //!   magic `OBJSRV01`.
+//! * Modes ([`perms`]): directories are created 0700 and files 0600 whatever the umask; existing
+//!   directories open to group or others are reported at start-up, never chmod-ed.
+//! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
 
 pub mod file;
 mod fs;
+pub mod perms;
+mod temp;
 
 pub use file::{ObjectMeta, PartFileMeta, PartMeta, UploadMeta};
-pub use fs::{BucketInfo, FsStore, ObjectHandle, TempFile, UploadHandle, now_ns};
+pub use fs::{BucketInfo, FsStore, ObjectHandle, UploadHandle, now_ns};
+pub use temp::TempFile;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,8 @@
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -51,19 +53,31 @@ pub struct ServerProc {
 impl ServerProc {
     /// Starts the binary on 127.0.0.1:0 and waits for its `listening on <url>` line.
     pub fn start(data: &Path, certs_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_object-server"))
+        Self::start_with(data, certs_dir, &Launch::default())
+    }
+
+    /// Like [`ServerProc::start`], with extra flags, a log filter, an umask and the log file.
+    pub fn start_with(data: &Path, certs_dir: &Path, launch: &Launch) -> Self {
+        // `sh` sets the umask, then execs the server (same pid).
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", launch.umask))
+            .arg(env!("CARGO_BIN_EXE_object-server"))
             .arg("--address")
             .arg("127.0.0.1:0")
             .arg("--certs-dir")
             .arg(certs_dir)
+            .args(&launch.args)
             .arg(data)
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
-            .env("RUST_LOG", "warn,s3s=off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn object-server");
+            .env("RUST_LOG", &launch.log)
+            .stdout(Stdio::piped());
+        match &launch.stderr {
+            Some(path) => cmd.stderr(std::fs::File::create(path).unwrap()),
+            None => cmd.stderr(Stdio::inherit()),
+        };
+        let mut child = cmd.spawn().expect("spawn object-server");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -94,6 +108,40 @@ impl Drop for ServerProc {
     }
 }
 
+/// How [`ServerProc::start_with`] starts the server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Extra command-line flags (before the data directory).
+    pub args: Vec<String>,
+    /// `RUST_LOG`.
+    pub log: String,
+    /// The server's umask.
+    pub umask: u32,
+    /// Where stderr goes (inherited when `None`).
+    pub stderr: Option<PathBuf>,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            args: Vec::new(),
+            log: "warn,s3s=off".to_owned(),
+            umask: 0o022,
+            stderr: None,
+        }
+    }
+}
+
+impl Launch {
+    /// Default launch with extra flags.
+    pub fn args(args: &[&str]) -> Self {
+        Launch {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Launch::default()
+        }
+    }
+}
+
 /// A test environment: temp dir, optional TLS, the server and client helpers.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -105,6 +153,17 @@ pub struct Env {
 impl Env {
     /// A server over HTTPS (`tls`) or HTTP with a fresh data directory.
     pub fn new(tls: bool) -> Self {
+        Self::with(tls, Launch::default())
+    }
+
+    /// Like [`Env::new`] with a custom launch; a relative `launch.stderr` is taken inside the
+    /// temp dir. `prepare` runs on the temp dir before the server starts.
+    pub fn with(tls: bool, launch: Launch) -> Self {
+        Self::prepared(tls, launch, |_| {})
+    }
+
+    /// [`Env::with`] with a hook on the temp dir (e.g. to pre-create the data directory).
+    pub fn prepared(tls: bool, mut launch: Launch, prepare: impl FnOnce(&Path)) -> Self {
         let venv = venv();
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
@@ -113,7 +172,11 @@ impl Env {
             make_certs(&certs);
         }
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let server = ServerProc::start(&dir.path().join("data"), &certs);
+        prepare(dir.path());
+        if let Some(log) = launch.stderr.take() {
+            launch.stderr = Some(dir.path().join(log));
+        }
+        let server = ServerProc::start_with(&dir.path().join("data"), &certs, &launch);
         assert!(server.url.starts_with(if tls {
             "https://127.0.0.1:"
         } else {
@@ -129,6 +192,18 @@ impl Env {
 
     pub fn url(&self) -> String {
         self.server.as_ref().unwrap().url.clone()
+    }
+
+    /// The server's `host:port`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let url = self.url();
+        let hostport = url.split("://").nth(1).unwrap();
+        hostport.parse().unwrap()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.server.as_ref().unwrap().pid()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -1,0 +1,121 @@
+//! The hyper service in front of s3s: marks each request in flight on its connection's
+//! [`Activity`], answers [`precheck`] refusals without touching the body, and wraps every
+//! response body in [`ResponseBody`], which reports whether the peer is taking its frames.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use s3s::service::S3Service;
+
+use super::precheck;
+use super::watch::{Activity, RequestGuard};
+
+/// The per-connection service.
+#[derive(Clone)]
+pub struct Front {
+    s3: S3Service,
+    activity: Arc<Activity>,
+}
+
+impl Front {
+    /// A service for one connection.
+    pub fn new(s3: S3Service, activity: Arc<Activity>) -> Self {
+        Front { s3, activity }
+    }
+}
+
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, s3s::HttpError>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for Front {
+    type Response = Response<ResponseBody>;
+    type Error = s3s::HttpError;
+    type Future = ResponseFuture;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let guard = self.activity.request_started();
+        let activity = self.activity.clone();
+        if let Some(refusal) = precheck::check(req.method(), req.uri(), req.headers()) {
+            tracing::debug!(?refusal, method = %req.method(), "request refused from its head");
+            let resp = refusal.response(req.version());
+            // `req` (and its unread body) is dropped here: hyper never reads it.
+            return Box::pin(std::future::ready(Ok(
+                resp.map(|b| ResponseBody::new(b, activity, guard))
+            )));
+        }
+        let s3 = self.s3.clone();
+        Box::pin(async move {
+            let resp = s3.call(req.map(s3s::Body::from)).await?;
+            Ok(resp.map(|b| ResponseBody::new(b, activity, guard)))
+        })
+    }
+}
+
+/// A response body that keeps its request in flight until dropped and tells the
+/// [`Activity`] when it has handed hyper a frame the peer has not made room for yet.
+pub struct ResponseBody {
+    inner: s3s::Body,
+    activity: Arc<Activity>,
+    id: u64,
+    _in_flight: RequestGuard,
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseBody {
+    fn new(inner: s3s::Body, activity: Arc<Activity>, guard: RequestGuard) -> Self {
+        let id = activity.body_id();
+        // Until hyper first asks for data, the body waits on the peer (headers being sent).
+        activity.body_handed(id);
+        ResponseBody {
+            inner,
+            activity,
+            id,
+            _in_flight: guard,
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        this.activity.body_polled(this.id);
+        let poll = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(poll, Poll::Ready(Some(Ok(_)))) {
+            this.activity.body_handed(this.id);
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        self.activity.body_polled(self.id);
+    }
+}
