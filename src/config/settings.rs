@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::{self, Scalar};
+use super::limits::{self, LimitSettings};
 use super::{ConfigError, duration};
 use crate::api::names;
 use crate::policy::{Identity, Policy, PolicySet};
@@ -121,6 +122,8 @@ pub struct Settings {
     pub keys: Vec<String>,
     /// Keystore.
     pub keystore: KeystoreSettings,
+    /// Connection bounds (`limits:`, an extension; see [`super::limits`]).
+    pub limits: LimitSettings,
 }
 
 /// Keystore sections that KES knows but this build does not provide yet.
@@ -290,6 +293,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
     }
 
     let keystore = keystore(&f.keystore, base)?;
+    let limits = limits::validate(&f.limits)?;
     Ok(Settings {
         address,
         admin,
@@ -300,6 +304,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
         policies,
         keys,
         keystore,
+        limits,
     })
 }
 
