@@ -25,7 +25,8 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const VERSION: &[u8] = b"GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n";
-const VERSION_CLOSE: &[u8] = b"GET /version HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+const VERSION_CLOSE: &[u8] =
+    b"GET /version HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 /// A server with `extra` YAML and the given header and idle timeouts.
 async fn server_with_timeouts(extra: &str, header: Duration, idle: Duration) -> TestServer {
@@ -70,7 +71,12 @@ async fn version_from(s: &TestServer, source: IpAddr, ck: &CertifiedKey) -> std:
 
 /// Polls until a new connection from `source` is served (its slot is free),
 /// failing after `within`; returns when it was.
-async fn served_again(s: &TestServer, source: IpAddr, ck: &CertifiedKey, within: Duration) -> Instant {
+async fn served_again(
+    s: &TestServer,
+    source: IpAddr,
+    ck: &CertifiedKey,
+    within: Duration,
+) -> Instant {
     let deadline = Instant::now() + within;
     loop {
         if let Ok(200) = version_from(s, source, ck).await {
@@ -159,9 +165,13 @@ async fn zero_window_h2_clients_do_not_lock_out_the_admin() {
             ))
         })
         .collect();
-    for _ in 0..100 {
-        readies.recv().await.unwrap();
-    }
+    tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..100 {
+            readies.recv().await.unwrap();
+        }
+    })
+    .await
+    .expect("every attacker is refused or stalled within 30 s");
     // Every attacker is refused or stalled now: the admin still gets in.
     let admin = s.client(&s.admin);
     let resp = tokio::time::timeout(
@@ -175,7 +185,10 @@ async fn zero_window_h2_clients_do_not_lock_out_the_admin() {
 
     let (mut refused, mut held) = (0, 0);
     for attacker in attackers {
-        match attacker.await.unwrap() {
+        let outcome = tokio::time::timeout(STALL + Duration::from_secs(10), attacker)
+            .await
+            .expect("every attacker's connection ends");
+        match outcome.unwrap() {
             Attack::Refused => refused += 1,
             Attack::Held { head, ended } => {
                 held += 1;
@@ -284,7 +297,12 @@ async fn an_http1_client_that_stops_reading_is_closed_at_the_stall_bound() {
         }
         wr
     });
-    // The only slot of 127.0.0.2 frees once the server closes the connection.
+    // It holds the only slot of 127.0.0.2 ...
+    assert!(
+        version_from(&s, ATTACKER, &ck).await.is_err(),
+        "a second connection from 127.0.0.2 is over the cap"
+    );
+    // ... which frees once the server closes the stalled connection.
     let freed = served_again(&s, ATTACKER, &ck, Duration::from_secs(20)).await;
     let took = freed - start;
     assert!(took >= STALL, "not closed before the stall bound: {took:?}");
@@ -294,8 +312,13 @@ async fn an_http1_client_that_stops_reading_is_closed_at_the_stall_bound() {
     );
     // And it is closed: reading it now ends, short of all the responses.
     let got = read_until_closed(&mut rd, Duration::from_secs(20)).await;
-    let served = String::from_utf8_lossy(&got).matches("HTTP/1.1 200").count();
-    assert!(served < REQUESTS, "cut short: {served} of {REQUESTS} responses");
+    let served = String::from_utf8_lossy(&got)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(
+        served < REQUESTS,
+        "cut short: {served} of {REQUESTS} responses"
+    );
     writer.abort();
     s.running.stop().await;
 }
@@ -323,7 +346,11 @@ async fn the_per_ip_cap_closes_the_extra_connection_at_once() {
             .await
             .is_err()
     );
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
     // 127.0.0.1 is another address.
     assert_eq!(
         version_from(&s, IpAddr::V4(Ipv4Addr::LOCALHOST), &ck)

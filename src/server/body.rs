@@ -77,7 +77,8 @@ mod tests {
     async fn marks_follow_the_consumer() {
         let a = Activity::new();
         a.spoken(Protocol::H2);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(4);
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(4);
         let stream = StreamBody::new(tokio_stream_shim(rx));
         let mut body = Watched::new(stream, a.request_started());
         let at = a.accepted();

@@ -89,7 +89,10 @@ mod tests {
         let s2 = t.try_acquire(a);
         assert!(s1.is_some() && s2.is_some());
         assert!(t.try_acquire(a).is_none(), "the third from one address");
-        assert!(t.try_acquire(b).is_some(), "another address is not affected");
+        assert!(
+            t.try_acquire(b).is_some(),
+            "another address is not affected"
+        );
         assert_eq!(t.open(a), 2);
         drop(s1);
         assert_eq!(t.open(a), 1);

@@ -252,8 +252,7 @@ impl RequestGuard {
     /// Bytes of the response (its head or a body frame) were handed out:
     /// waiting for the consumer from now.
     pub(super) fn handed_out(&self) {
-        self.waiting
-            .store(self.activity.mark(), Ordering::Release);
+        self.waiting.store(self.activity.mark(), Ordering::Release);
     }
 
     /// The consumer came back for more: not waiting.
