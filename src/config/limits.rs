@@ -137,6 +137,15 @@ mod tests {
     }
 
     #[test]
+    fn the_reference_config_shows_the_defaults() {
+        let text = include_str!("../../server-config.yaml");
+        assert!(text.contains("\nlimits:\n"));
+        let id = "3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22";
+        let s = crate::config::parse(text, Path::new("."), |_| Some(id.to_owned())).unwrap();
+        assert_eq!(s.limits, LimitSettings::default());
+    }
+
+    #[test]
     fn values_are_read() {
         let l = parse(
             "limits:\n  connections: 100\n  connections_per_ip: 4\n  handshake_timeout: 1500ms\n  stall_timeout: 2s\n",
