@@ -56,6 +56,7 @@ pub fn setup(addr: SocketAddr) -> Result<Dev, ConfigError> {
         policies: PolicySet::default(),
         keys: Vec::new(),
         keystore: KeystoreSettings::Memory,
+        limits: Default::default(),
     };
     Ok(Dev {
         settings,

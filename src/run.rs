@@ -68,7 +68,8 @@ pub struct Options {
     /// stdout and the error log to stderr.
     pub telemetry: Option<Arc<Telemetry>>,
     /// Connection header-read and idle timeouts (KES: 5 s and 90 s; tests
-    /// shorten them).
+    /// shorten them). The other connection bounds are the config's
+    /// `limits:` section ([`crate::config::LimitSettings`]).
     pub timeouts: server::timeouts::Timeouts,
 }
 
@@ -292,6 +293,7 @@ async fn launch(
     let task = tokio::spawn(server::serve(
         listener,
         shared.clone(),
+        settings.limits,
         options.timeouts,
         shutdown,
     ));

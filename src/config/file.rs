@@ -75,6 +75,10 @@ pub struct File {
     /// which owns every backend's settings (`keystores::KeystoreConfig`).
     #[serde(deserialize_with = "null_default")]
     pub keystore: BTreeMap<String, serde_json::Value>,
+    /// `limits.*`: connection bounds, an extension of this project (KES has
+    /// no such section). See [`super::limits`].
+    #[serde(deserialize_with = "null_default")]
+    pub limits: Limits,
 }
 
 /// `admin:`
@@ -141,6 +145,22 @@ pub struct ApiRoute {
     pub skip_auth: Option<Scalar>,
     /// Per-route timeout override.
     pub timeout: Option<Scalar>,
+}
+
+/// `limits:` (extension; see [`super::limits`]). Unlike KES's sections,
+/// unknown keys here are refused: a misspelt security bound must not be
+/// silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Most connections open at once.
+    pub connections: Option<Scalar>,
+    /// Most connections open at once from one client IP address.
+    pub connections_per_ip: Option<Scalar>,
+    /// Longest time from TCP accept to a finished TLS handshake.
+    pub handshake_timeout: Option<Scalar>,
+    /// Longest time a response may wait for a peer that takes none of it.
+    pub stall_timeout: Option<Scalar>,
 }
 
 /// `policy.<name>:`

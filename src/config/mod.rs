@@ -2,16 +2,19 @@
 //!
 //! Layers: [`env`] resolves `${VAR}` per value (with the line number of a
 //! missing variable), [`file`] is the raw serde tree, [`settings`] validates it
-//! into the one type the server sees, [`tls`] builds the rustls config.
+//! into the one type the server sees ([`limits`] validates the `limits:`
+//! extension section), [`tls`] builds the rustls config.
 
 pub mod duration;
 pub mod env;
 pub mod file;
+pub mod limits;
 pub mod settings;
 pub mod tls;
 
 use std::path::Path;
 
+pub use limits::LimitSettings;
 pub use settings::{
     ApiOverride, CacheSettings, ClientAuth, KeystoreSettings, LogLevel, LogSettings, Settings,
     TlsSettings,

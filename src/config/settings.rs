@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize as _;
 
 use super::file::{self, Scalar};
+use super::limits::{self, LimitSettings};
 use super::{ConfigError, duration};
 use crate::api::names;
 use crate::policy::{Identity, Policy, PolicySet};
@@ -115,6 +116,8 @@ pub struct Settings {
     pub keys: Vec<String>,
     /// Keystore.
     pub keystore: KeystoreSettings,
+    /// Connection bounds (`limits:`, an extension; see [`super::limits`]).
+    pub limits: LimitSettings,
 }
 
 fn text(s: &Option<Scalar>) -> Option<&str> {
@@ -279,6 +282,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
     }
 
     let keystore = keystore(f.keystore, base)?;
+    let limits = limits::validate(&f.limits)?;
     Ok(Settings {
         address,
         admin,
@@ -289,6 +293,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
         policies,
         keys,
         keystore,
+        limits,
     })
 }
 

@@ -1,13 +1,33 @@
-//! The HTTPS server: accept loop, TLS handshake, per-connection identity,
-//! connection limit and graceful shutdown.
+//! The HTTPS server: accept loop, connection limits, TLS handshake,
+//! per-connection identity, timeouts and graceful shutdown.
 //!
-//! Each accepted TCP connection gets a TLS handshake bounded by
-//! [`HANDSHAKE_TIMEOUT`]; the peer's identity is computed once from its
-//! certificates and shared by every request on that connection. HTTP/1.1 and
-//! h2 are served by hyper-util's auto builder; [`timeouts`] closes
-//! connections that stay idle, or stuck in a request head, too long.
-//! Accept errors back off instead of stopping the server.
+//! Layout:
+//! - this file: the accept loop and one connection's life;
+//! - [`limits`]: the per-client-IP connection cap;
+//! - [`handshake`]: plain-HTTP refusal and the TLS handshake, one deadline
+//!   from TCP accept;
+//! - [`timeouts`]: header-read, idle and stall timing of a connection;
+//! - [`io`]: the connection's I/O, telling [`timeouts`] which protocol is
+//!   spoken and when writes block;
+//! - [`body`]: response bodies, telling [`timeouts`] when a response waits
+//!   for its consumer.
+//!
+//! A connection's life: the accept loop takes a slot of the global cap
+//! (`limits.connections`; when none is free, new connections wait in the
+//! kernel's accept queue), accepts, and takes a slot of the client
+//! address's cap (`limits.connections_per_ip`; over it, the socket is closed
+//! at once). The connection task then has `limits.handshake_timeout` from
+//! accept for the TLS handshake, computes the peer's identity once (shared
+//! by every request on the connection) and serves HTTP/1.1 and h2 with
+//! hyper-util's auto builder until the peer closes, [`timeouts::expired`]
+//! fires (head too slow, idle, or a response stalled for
+//! `limits.stall_timeout`) or shutdown drains it. Accept errors back off
+//! instead of stopping the server.
 
+pub mod body;
+pub mod handshake;
+pub mod io;
+pub mod limits;
 pub mod timeouts;
 
 use std::future::Future;
@@ -26,16 +46,15 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tracing::instrument::WithSubscriber as _;
 
-use http_body_util::BodyExt as _;
-use timeouts::{Activity, Timeouts, Tracked};
+use body::Watched;
+use io::Tracked;
+use limits::PerIp;
+use timeouts::{Activity, Timeouts};
 
 use crate::auth::Peer;
+use crate::config::LimitSettings;
 use crate::state::State;
 
-/// Longest a TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most connections served at once; further ones wait in the accept queue.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// How long shutdown waits for in-flight requests before closing.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -58,19 +77,21 @@ pub struct Conn {
     pub remote: SocketAddr,
 }
 
-/// Serves HTTPS on `listener` until `shutdown` completes, then stops
-/// accepting, ends open log streams and waits up to [`SHUTDOWN_GRACE`] for
-/// open requests.
+/// Serves HTTPS on `listener` under `limits` and `timeouts` until
+/// `shutdown` completes, then stops accepting, ends open log streams and
+/// waits up to [`SHUTDOWN_GRACE`] for open requests.
 ///
 /// Connections and requests run under the current state's `tracing`
 /// dispatcher, so their log events reach this server's error log.
 pub async fn serve(
     listener: TcpListener,
     shared: Shared,
+    limits: LimitSettings,
     timeouts: Timeouts,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let global = Arc::new(Semaphore::new(limits.connections));
+    let per_ip = PerIp::new(limits.connections_per_ip);
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Header-read and idle timeouts are enforced per connection by `timeouts`
@@ -89,7 +110,7 @@ pub async fn serve(
     loop {
         let permit = tokio::select! {
             _ = &mut shutdown => break,
-            permit = limit.clone().acquire_owned() => match permit {
+            permit = global.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break, // the semaphore is never closed
             },
@@ -106,6 +127,12 @@ pub async fn serve(
                 }
             },
         };
+        let activity = Activity::new(); // the clock starts at accept
+        let Some(ip_slot) = per_ip.try_acquire(remote.ip()) else {
+            tracing::debug!(%remote, "connection closed: too many connections from this address");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = TlsAcceptor::from(shared.tls.load_full());
         let state = shared.state.clone();
@@ -113,23 +140,15 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let dispatch = state.load().telemetry.dispatch.clone();
         let connection = async move {
-            let _permit = permit;
-            if is_plain_http(&tcp).await {
-                refuse_plain_http(tcp).await;
-                return;
-            }
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake timed out");
+            let _slots = (permit, ip_slot);
+            let deadline = activity.accepted() + limits.handshake_timeout;
+            let tls = match handshake::accept(tcp, acceptor, deadline).await {
+                Ok(tls) => tls,
+                Err(why) => {
+                    tracing::debug!(%remote, "connection closed: {why}");
                     return;
                 }
             };
-            let activity = Activity::new(tls.get_ref().1.alpn_protocol() != Some(b"h2"));
             let conn = Conn {
                 peer: Arc::new(Peer::from_certificates(
                     tls.get_ref().1.peer_certificates().unwrap_or(&[]),
@@ -145,14 +164,9 @@ pub async fn serve(
                 // h2 streams run on their own tasks: carry the dispatcher.
                 async move {
                     let resp = crate::api::handle(snapshot, &conn, req).await;
-                    // In flight until the body is done (log streams stay open).
-                    Ok::<_, std::convert::Infallible>(resp.map(|body| {
-                        body.map_frame(move |frame| {
-                            let _in_flight = &guard;
-                            frame
-                        })
-                        .boxed()
-                    }))
+                    // In flight until the body is dropped (log streams stay
+                    // open); the body reports whether hyper takes its bytes.
+                    Ok::<_, std::convert::Infallible>(resp.map(|body| Watched::new(body, guard)))
                 }
                 .with_subscriber(dispatch)
             });
@@ -164,8 +178,8 @@ pub async fn serve(
                         tracing::debug!(%remote, error = %err, "connection error");
                     }
                 }
-                () = timeouts::expired(activity, timeouts) => {
-                    tracing::debug!(%remote, "connection closed: idle or request head too slow");
+                why = timeouts::expired(activity, timeouts, limits.stall_timeout) => {
+                    tracing::debug!(%remote, "connection closed: {why}");
                 }
             }
         };
@@ -180,29 +194,6 @@ pub async fn serve(
     {
         tracing::warn!("shutdown grace period elapsed with connections still open");
     }
-}
-
-/// Whether the client opened with plain HTTP instead of a TLS handshake
-/// (a TLS record starts with 0x16; an HTTP request with an ASCII method).
-async fn is_plain_http(tcp: &tokio::net::TcpStream) -> bool {
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
-        _ => false,
-    }
-}
-
-/// Answers a plain-HTTP client with KES's 400 `insecure connection: TLS is
-/// required` and closes the connection.
-async fn refuse_plain_http(mut tcp: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt as _;
-    const BODY: &str = "{\"message\":\"insecure connection: TLS is required\"}";
-    let response = format!(
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.write_all(response.as_bytes())).await;
-    let _ = tcp.shutdown().await;
 }
 
 /// Binds `addr` (port 0 picks a free port).

@@ -1,29 +1,51 @@
-//! Per-connection header-read and idle timeouts, as Go's `http.Server` runs
-//! them for KES (`ReadHeaderTimeout` 5 s, `IdleTimeout` 90 s).
+//! Per-connection timing: KES's header-read and idle timeouts (Go's
+//! `ReadHeaderTimeout` 5 s, `IdleTimeout` 90 s) plus the stall bound.
 //!
-//! [`Activity`] follows one connection: how many requests are in flight,
-//! and when it became idle or (HTTP/1.1) started receiving a request head.
-//! [`Tracked`] wraps the connection's I/O to notice the first bytes of a head;
-//! [`RequestGuard`] marks a request in flight until its response body is done
-//! (so long-lived log streams are never cut); [`expired`] resolves when the
-//! connection has been idle, or stuck in a request head, for too long. The
-//! connection is then dropped: nothing is in flight on it.
+//! [`Activity`] follows one connection from TCP accept:
+//! - **protocol**: unknown until the first bytes after the TLS handshake; the
+//!   HTTP/2 client preface makes it h2, anything else HTTP/1.1 (what the
+//!   peer speaks, not what ALPN said; see [`super::io`]);
+//! - **head phase**: a new connection, and an HTTP/1.1 connection receiving
+//!   the bytes of a request head, must complete the head within
+//!   [`Timeouts::header`]. The first head counts from TCP accept; later ones
+//!   from their first byte. An h2 connection leaves the head phase when its
+//!   preface arrives (h2 requests are multiplexed: only idleness counts);
+//! - **idle phase**: no request in flight; ends the connection after
+//!   [`Timeouts::idle`];
+//! - **stalls**: a response waiting for its consumer, or a write waiting for
+//!   the socket, for longer than the stall bound ends the connection, even
+//!   with requests in flight.
+//!
+//! A stall means bytes are ready for the peer and the peer takes none:
+//! - [`super::body::Watched`] (the response body) marks its request
+//!   *waiting* when the response head is produced and each time it hands a
+//!   frame to hyper, and clears the mark each time hyper polls it again.
+//!   Hyper polls again as soon as it has passed the frame on, so the mark
+//!   stays only while hyper cannot send: an h2 stream with no flow-control
+//!   window (hyper does not even poll the body then), or an HTTP/1.1 write
+//!   buffer that cannot drain. A log stream with nothing to send is being
+//!   polled (it returned `Pending`), so it is not waiting.
+//! - [`super::io::Tracked`] marks the connection *write-blocked* while
+//!   writing to the socket returns `Pending` (the peer's receive window and
+//!   our send buffer are full), and clears it on any write that goes through.
+//!
+//! Each mark records when it began; the oldest one plus the stall bound is a
+//! deadline. [`RequestGuard`] marks a request in flight until its response
+//! body is dropped (done or abandoned), so long-lived log streams are never
+//! cut as idle. [`expired`] resolves at the earliest deadline; the
+//! connection is then dropped.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// The two connection timeouts.
+/// The two KES connection timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Longest time from the first byte of a request head (or, for a new
-    /// HTTP/1.1 connection, from the handshake) to the complete head.
+    /// Longest time from the first byte of a request head (for the first
+    /// request of a connection: from TCP accept) to the complete head.
     pub header: Duration,
     /// Longest time a connection may stay open with no request in flight.
     pub idle: Duration,
@@ -39,39 +61,110 @@ impl Default for Timeouts {
     }
 }
 
-/// What one connection is doing.
+/// Why a connection was closed by [`expired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// A request head (or the first request) took longer than the header timeout.
+    Head,
+    /// No request in flight for the idle timeout.
+    Idle,
+    /// Bytes were ready for the peer and it took none for the stall bound.
+    Stalled,
+}
+
+impl std::fmt::Display for Expiry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Expiry::Head => "request head too slow",
+            Expiry::Idle => "idle",
+            Expiry::Stalled => "response stalled: the client takes no bytes",
+        })
+    }
+}
+
+/// The protocol a connection speaks, as seen in its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// No bytes (or only a prefix of the h2 preface) yet.
+    Unknown,
+    /// Anything that does not start with the h2 preface.
+    Http1,
+    /// Started with the HTTP/2 client connection preface.
+    H2,
+}
+
+/// What one connection is doing; see the module docs.
 #[derive(Debug)]
 pub struct Activity {
+    /// TCP accept.
     start: Instant,
-    http1: bool,
+    protocol: AtomicU8,
     in_flight: AtomicUsize,
-    /// Whether a request head is being received (HTTP/1.1 only).
+    /// Whether a request head is being received (or awaited, at first).
     head: AtomicBool,
     /// Milliseconds since `start` when the idle or head phase began.
     since_ms: AtomicU64,
+    /// 1 + milliseconds since `start` when writes began to block; 0 = not blocked.
+    write_blocked: AtomicU64,
+    /// One mark per request in flight, in the same encoding as `write_blocked`.
+    waiting: Mutex<Vec<Weak<AtomicU64>>>,
 }
 
 impl Activity {
-    /// A new connection. An HTTP/1.1 connection starts in the head phase (its
-    /// first request must arrive within the header timeout, as in Go); h2
-    /// starts idle.
-    pub fn new(http1: bool) -> Arc<Activity> {
+    /// A connection accepted now: protocol unknown, in the head phase (its
+    /// first request head is due within the header timeout from now).
+    pub fn new() -> Arc<Activity> {
         Arc::new(Activity {
             start: Instant::now(),
-            http1,
+            protocol: AtomicU8::new(Protocol::Unknown as u8),
             in_flight: AtomicUsize::new(0),
-            head: AtomicBool::new(http1),
+            head: AtomicBool::new(true),
             since_ms: AtomicU64::new(0),
+            write_blocked: AtomicU64::new(0),
+            waiting: Mutex::new(Vec::new()),
         })
     }
 
+    /// When the connection was accepted.
+    pub fn accepted(&self) -> Instant {
+        self.start
+    }
+
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// A non-zero mark for "since now".
+    fn mark(&self) -> u64 {
+        self.now_ms().saturating_add(1)
+    }
+
+    fn at(&self, mark: u64) -> Instant {
+        self.start + Duration::from_millis(mark.saturating_sub(1))
+    }
+
+    /// The protocol seen so far.
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Acquire) {
+            1 => Protocol::Http1,
+            2 => Protocol::H2,
+            _ => Protocol::Unknown,
+        }
+    }
+
+    /// The first bytes decided the protocol. h2 leaves the head phase (and
+    /// starts idling); HTTP/1.1 stays in it, still counting from accept.
+    pub(super) fn spoken(&self, protocol: Protocol) {
+        self.protocol.store(protocol as u8, Ordering::Release);
+        if protocol == Protocol::H2 && self.in_flight.load(Ordering::Acquire) == 0 {
+            self.since_ms.store(self.now_ms(), Ordering::Release);
+            self.head.store(false, Ordering::Release);
+        }
     }
 
     /// Bytes arrived: on an idle HTTP/1.1 connection they begin a request head.
-    fn bytes_read(&self) {
-        if self.http1
+    pub(super) fn bytes_read(&self) {
+        if self.protocol() == Protocol::Http1
             && self.in_flight.load(Ordering::Acquire) == 0
             && !self.head.swap(true, Ordering::AcqRel)
         {
@@ -79,177 +172,126 @@ impl Activity {
         }
     }
 
+    /// A write to the socket returned `Pending` (keeps the earliest time).
+    pub(super) fn write_blocked(&self) {
+        let _ = self.write_blocked.compare_exchange(
+            0,
+            self.mark(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// A write to the socket went through.
+    pub(super) fn write_progressed(&self) {
+        self.write_blocked.store(0, Ordering::Release);
+    }
+
     /// A request was handed to the service.
     pub fn request_started(self: &Arc<Self>) -> RequestGuard {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head.store(false, Ordering::Release);
-        RequestGuard(self.clone())
+        let waiting = Arc::new(AtomicU64::new(0));
+        let mut list = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&waiting));
+        drop(list);
+        RequestGuard {
+            activity: self.clone(),
+            waiting,
+        }
     }
 
-    /// When the connection expires, or `None` while a request is in flight.
-    fn deadline(&self, t: Timeouts) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
+    /// The oldest mark of a response waiting for its consumer.
+    fn oldest_waiting(&self) -> Option<u64> {
+        let list = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .filter_map(Weak::upgrade)
+            .map(|w| w.load(Ordering::Acquire))
+            .filter(|m| *m != 0)
+            .min()
+    }
+
+    /// When the connection expires and why; `None` while requests are in
+    /// flight and nothing stalls.
+    pub fn deadline(&self, t: Timeouts, stall: Duration) -> Option<(Instant, Expiry)> {
+        let mut earliest: Option<(Instant, Expiry)> = None;
+        let mut consider = |at: Instant, why: Expiry| {
+            if earliest.is_none_or(|(e, _)| at < e) {
+                earliest = Some((at, why));
+            }
+        };
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            let since = self.start + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
+            if self.head.load(Ordering::Acquire) {
+                consider(since + t.header, Expiry::Head);
+            } else {
+                consider(since + t.idle, Expiry::Idle);
+            }
         }
-        let since = self.start + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
-        Some(
-            since
-                + if self.head.load(Ordering::Acquire) {
-                    t.header
-                } else {
-                    t.idle
-                },
-        )
+        let blocked = self.write_blocked.load(Ordering::Acquire);
+        if blocked != 0 {
+            consider(self.at(blocked) + stall, Expiry::Stalled);
+        }
+        if let Some(mark) = self.oldest_waiting() {
+            consider(self.at(mark) + stall, Expiry::Stalled);
+        }
+        earliest
     }
 }
 
-/// Marks one request in flight until dropped (with its response body).
+/// Marks one request in flight until dropped (with its response body), and
+/// whether its response is waiting for the consumer.
 #[derive(Debug)]
-pub struct RequestGuard(Arc<Activity>);
+pub struct RequestGuard {
+    activity: Arc<Activity>,
+    waiting: Arc<AtomicU64>,
+}
+
+impl RequestGuard {
+    /// Bytes of the response (its head or a body frame) were handed out:
+    /// waiting for the consumer from now.
+    pub(super) fn handed_out(&self) {
+        self.waiting.store(self.activity.mark(), Ordering::Release);
+    }
+
+    /// The consumer came back for more: not waiting.
+    pub(super) fn polled(&self) {
+        self.waiting.store(0, Ordering::Release);
+    }
+}
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        let a = &self.0;
+        let a = &self.activity;
         if a.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             a.since_ms.store(a.now_ms(), Ordering::Release);
         }
     }
 }
 
-/// Resolves once the connection has expired under `t`.
-pub async fn expired(activity: Arc<Activity>, t: Timeouts) {
-    // While requests are in flight there is no deadline; look again after this.
+/// Resolves once the connection has expired under `t` and the `stall`
+/// bound, with the reason.
+pub async fn expired(activity: Arc<Activity>, t: Timeouts, stall: Duration) -> Expiry {
+    // Marks set later only move deadlines later than `now + stall`, and a
+    // request ending starts a phase of at least `min(header, idle)`: looking
+    // again at least that often never misses a deadline.
     let recheck = t
         .header
         .min(t.idle)
+        .min(stall)
         .min(Duration::from_secs(1))
         .max(Duration::from_millis(10));
     loop {
         let now = Instant::now();
-        match activity.deadline(t) {
-            Some(deadline) if now >= deadline => return,
-            Some(deadline) => tokio::time::sleep_until(deadline.min(now + recheck)).await,
+        match activity.deadline(t, stall) {
+            Some((deadline, why)) if now >= deadline => return why,
+            Some((deadline, _)) => tokio::time::sleep_until(deadline.min(now + recheck)).await,
             None => tokio::time::sleep(recheck).await,
         }
     }
 }
 
-/// I/O that reports reads to an [`Activity`].
-#[derive(Debug)]
-pub struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T> Tracked<T> {
-    /// Wraps `inner`.
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
-        Tracked { inner, activity }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.bytes_read();
-        }
-        poll
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T: Timeouts = Timeouts {
-        header: Duration::from_secs(5),
-        idle: Duration::from_secs(90),
-    };
-
-    #[tokio::test(start_paused = true)]
-    async fn phases() {
-        let a = Activity::new(true);
-        let start = a.start;
-        assert_eq!(
-            a.deadline(T),
-            Some(start + T.header),
-            "a new HTTP/1.1 connection must send a head"
-        );
-        let g = a.request_started();
-        assert_eq!(a.deadline(T), None);
-        tokio::time::advance(Duration::from_secs(100)).await;
-        drop(g);
-        assert_eq!(
-            a.deadline(T),
-            Some(start + Duration::from_secs(100) + T.idle)
-        );
-        tokio::time::advance(Duration::from_secs(10)).await;
-        a.bytes_read();
-        assert_eq!(
-            a.deadline(T),
-            Some(start + Duration::from_secs(110) + T.header)
-        );
-        a.bytes_read(); // more bytes of the same head do not extend it
-        assert_eq!(
-            a.deadline(T),
-            Some(start + Duration::from_secs(110) + T.header)
-        );
-
-        let h2 = Activity::new(false);
-        assert_eq!(h2.deadline(T), Some(h2.start + T.idle));
-        h2.bytes_read(); // pings and settings are not request heads
-        assert_eq!(h2.deadline(T), Some(h2.start + T.idle));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn expires_only_when_nothing_is_in_flight() {
-        let a = Activity::new(false);
-        let g = a.request_started();
-        let watch = tokio::spawn(expired(a.clone(), T));
-        tokio::time::advance(Duration::from_secs(600)).await;
-        tokio::task::yield_now().await;
-        assert!(
-            !watch.is_finished(),
-            "a request in flight keeps the connection"
-        );
-        drop(g);
-        tokio::time::advance(T.idle + Duration::from_secs(2)).await;
-        watch.await.unwrap();
-    }
-}
+#[path = "timeouts_tests.rs"]
+mod tests;

@@ -378,8 +378,50 @@ impl TestServer {
         .await
     }
 
+    /// Starts with extra YAML and the [`kes::run::Options`] that `options`
+    /// makes from the loaded settings.
+    pub async fn start_with_options(
+        extra: &str,
+        options: impl FnOnce(&kes::config::Settings) -> kes::run::Options,
+    ) -> TestServer {
+        Self::launch(extra, None, options).await
+    }
+
     /// Path of the config file the server was started from.
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("config.yaml")
     }
+}
+
+/// A TCP connection to `addr` from the local address `source` (port 0); on
+/// Linux all of 127/8 is on `lo`, so 127.0.0.2 is a second client address.
+/// `recv_buffer` sets SO_RCVBUF before connecting.
+pub async fn connect_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    recv_buffer: Option<u32>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// TLS over `tcp` trusting `server_pem`, presenting `cert`, offering `alpn`.
+pub async fn tls_over(
+    tcp: tokio::net::TcpStream,
+    server_pem: &str,
+    cert: &CertifiedKey,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let mut config = tls_client(server_pem, &[cert]);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
 }
