@@ -18,10 +18,32 @@
 //! someone else's public key (public keys are not secret) to be identified as
 //! them. We never identify a peer by a key it has not proven to hold.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use rustls::pki_types::CertificateDer;
 
-use crate::api::error::ApiError;
 use crate::policy::Identity;
+
+/// One accepted connection, as every request on it sees it.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// The peer's identity, computed once from its certificates.
+    pub peer: Arc<Peer>,
+    /// The peer's socket address (the audit log's client IP).
+    pub remote: SocketAddr,
+}
+
+/// Why a peer has no identity; the API answers each with KES's 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No certificate, or the first one is a CA certificate.
+    #[error("tls: client certificate is required")]
+    NoCertificate,
+    /// More than one end-entity certificate in the chain.
+    #[error("tls: received more than one client certificate")]
+    TooManyCertificates,
+}
 
 /// The outcome of identifying a peer, stored per connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,12 +82,12 @@ impl Peer {
             .map_or(Peer::NoCertificate, Peer::Identified)
     }
 
-    /// The identity, or the KES error for why there is none.
-    pub fn identity(&self) -> Result<&Identity, ApiError> {
+    /// The identity, or why there is none.
+    pub fn identity(&self) -> Result<&Identity, AuthError> {
         match self {
             Peer::Identified(id) => Ok(id),
-            Peer::NoCertificate => Err(ApiError::NoCertificate),
-            Peer::TooMany => Err(ApiError::TooManyCertificates),
+            Peer::NoCertificate => Err(AuthError::NoCertificate),
+            Peer::TooMany => Err(AuthError::TooManyCertificates),
         }
     }
 }

@@ -1,27 +1,31 @@
 //! `kes`: a KES-compatible key encryption service — server and command line.
 //!
 //! # Layout
-//! - [`config`]: `server-config.yaml` → validated [`config::Settings`]; TLS.
-//! - [`server`]: HTTPS accept loop, per-connection identity, shutdown.
-//! - [`auth`]: caller identity from the TLS peer certificates.
-//! - [`policy`]: identities and allow/deny policy evaluation.
-//! - [`api`]: route table, error enum and handlers of the KES API.
-//! - [`state`]: the per-request snapshot swapped atomically on reload.
-//! - [`metrics`]: the `kes_*` Prometheus families of `/v1/metrics`.
-//! - [`logs`]: error log (tracing layer), audit log, their NDJSON streams,
-//!   and the [`logs::Telemetry`] bundle that survives reloads.
+//! From the bottom up; each module uses only those above it in this list.
 //! - [`crypto`]: the only module touching master-key bytes and AEADs.
-//! - [`run`]: starting a server from settings (used by `kes server` and tests).
-//! - [`reload`]: SIGHUP: re-read config, policies and TLS, swap atomically.
-//! - [`dev`]: `kes server --dev`.
-//! - [`serve_cmd`]: the `kes server` command.
-//! - [`cli`]: the client commands (`kes key`, `identity`, `policy`, `ls`, `status`, `metric`, `log`, `completion`).
+//! - [`policy`]: identities and allow/deny policy evaluation.
+//! - [`names`]: key, policy and identity name and pattern rules.
+//! - [`routes`]: the declarative route table and the canonical path rule.
+//! - [`metrics`]: the `kes_*` Prometheus families of `/v1/metrics`.
+//! - [`logs`]: log levels, error log (tracing layer), audit log, their NDJSON
+//!   streams, and the [`logs::Telemetry`] bundle that survives reloads.
+//! - [`config`]: `server-config.yaml` → validated [`config::Settings`]; TLS.
+//! - [`auth`]: the connection ([`auth::Conn`]) and the caller's identity
+//!   from the TLS peer certificates.
+//! - [`state`]: the per-request snapshot swapped atomically on reload.
+//! - [`api`]: error enum and handlers of the KES API.
+//! - [`server`]: accept loop, TLS, connection limits and timeouts; start
+//!   ([`server::Builder`]), reload, shutdown; `--dev` setup.
+//! - [`cli`]: the command-line entry points (`kes server`, `kes key`, …).
+//!
+//! See ARCHITECTURE.md for a request's path through these modules.
 //!
 //! # Security
 //! HTTPS only; identities are pinned public keys (SHA-256 of the client
-//! certificate's SPKI). Policies are checked on exactly the canonical path
-//! that is routed; non-canonical paths are refused before routing. Master keys
-//! never leave [`crypto`] and never reach a log or an error message.
+//! certificate's SPKI), taken from the certificate that signed the TLS
+//! handshake. Policies are checked on exactly the canonical path that is
+//! routed; non-canonical paths are refused before routing. Master keys never
+//! leave [`crypto`] and never reach a log or an error message.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -29,12 +33,10 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
-pub mod dev;
 pub mod logs;
 pub mod metrics;
+pub mod names;
 pub mod policy;
-pub mod reload;
-pub mod run;
-pub mod serve_cmd;
+pub mod routes;
 pub mod server;
 pub mod state;

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start a KES server.
-    Server(kes::serve_cmd::ServerArgs),
+    Server(kes::cli::server::ServerArgs),
     #[command(flatten)]
     Client(kes::cli::Command),
 }
@@ -31,7 +31,7 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => kes::serve_cmd::run(args).await,
+        Command::Server(args) => kes::cli::server::run(args).await,
         Command::Client(cmd) => kes::cli::run(cmd, Cli::command).await,
     };
     match result {

@@ -4,7 +4,7 @@
 //! requests make one keystore read) and eviction of unused entries.
 //!
 //! Time-dependent tests shorten the key cache's health probe to 50 ms via
-//! `kes::run::Options` and wait by polling a condition with a deadline.
+//! `kes::server::Options` and wait by polling a condition with a deadline.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 

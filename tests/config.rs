@@ -199,7 +199,7 @@ fn ready_made_policies_load_and_mean_what_they_say() {
         let policies = load_policy_file(&path);
         assert_eq!(policies.len(), 1, "{}", path.display());
         let (name, p) = policies.into_iter().next().unwrap();
-        assert!(kes::api::names::valid_name(&name));
+        assert!(kes::names::valid_name(&name));
         // Each file also loads as a `policy:` section of a config.
         let nested: String = std::fs::read_to_string(&path)
             .unwrap()

@@ -321,7 +321,9 @@ async fn leaf_then_intermediate_identifies_the_leaf() {
         ),
     )
     .unwrap();
-    let running = kes::run::start_from_file_with(&config, kes::run::Options::default())
+    let running = kes::server::Builder::from_file(&config)
+        .unwrap()
+        .start()
         .await
         .unwrap();
     let target = Target {

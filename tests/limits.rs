@@ -30,9 +30,9 @@ const VERSION_CLOSE: &[u8] =
 
 /// A server with `extra` YAML and the given header and idle timeouts.
 async fn server_with_timeouts(extra: &str, header: Duration, idle: Duration) -> TestServer {
-    TestServer::start_with_options(extra, |_| kes::run::Options {
+    TestServer::start_with_options(extra, |_| kes::server::Options {
         timeouts: Timeouts { header, idle },
-        ..kes::run::Options::default()
+        ..kes::server::Options::default()
     })
     .await
 }

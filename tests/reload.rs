@@ -1,6 +1,6 @@
 //! Configuration applied to a running server, through the library: the
 //! `api.<path>` overrides (`skip_auth` on `/v1/ready`, `timeout` shown in
-//! `/v1/api`) and `kes::reload::reload` switching policies, TLS certificate
+//! `/v1/api`) and `kes::server::reload::reload` switching policies, TLS certificate
 //! and keys, keeping or rebuilding the key cache, finishing requests in flight
 //! on the old state and rejecting broken configs while the old one serves.
 
@@ -106,7 +106,7 @@ async fn reload_switches_policies_tls_and_keys_and_rejects_broken_configs() {
         original.replace("server.crt", "missing.crt"),
     ] {
         write_atomic(&path, &broken);
-        let err = kes::reload::reload(&s.running, &path).await;
+        let err = kes::server::reload::reload(&s.running, &path).await;
         assert!(err.is_err(), "rejected: {broken}");
         assert_eq!(get_status(&unknown, &s, "/v1/status").await, 403);
         assert_eq!(get_status(&s.client(&s.admin), &s, "/v1/status").await, 200);
@@ -138,7 +138,9 @@ async fn reload_switches_policies_tls_and_keys_and_rejects_broken_configs() {
         &s.unknown,
         "keys:\n  - name: from-reload\n",
     );
-    let done = kes::reload::reload(&s.running, &path).await.unwrap();
+    let done = kes::server::reload::reload(&s.running, &path)
+        .await
+        .unwrap();
     assert!(!done.new_keystore && !done.new_cache);
     assert!(
         Arc::ptr_eq(&cache_before, &s.running.state().cache),
@@ -180,7 +182,9 @@ async fn reload_switches_policies_tls_and_keys_and_rejects_broken_configs() {
         &s.unknown,
         "cache:\n  expiry:\n    unused: 1m\n",
     );
-    let done = kes::reload::reload(&s.running, &path).await.unwrap();
+    let done = kes::server::reload::reload(&s.running, &path)
+        .await
+        .unwrap();
     assert!(!done.new_keystore && done.new_cache);
     assert!(!Arc::ptr_eq(&cache_before, &s.running.state().cache));
     assert_eq!(

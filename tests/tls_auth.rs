@@ -118,7 +118,11 @@ async fn published_api_key_vector_is_the_admin() {
     let cert = common::write_server_cert(dir.path());
     let other = ApiKey::generate().unwrap();
     let path = common::write_config(dir.path(), &key, &other, &ApiKey::generate().unwrap(), "");
-    let running = kes::run::start_from_file(&path).await.unwrap();
+    let running = kes::server::Builder::from_file(&path)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     let ck = key.certificate().unwrap();
     let r = raw_request(
         running.addr,
@@ -331,7 +335,9 @@ async fn auth_on_verifies_client_certificates_against_the_ca() {
         "admin:\n  identity: {signed_id}\ntls:\n  key: server.key\n  cert: server.crt\n  auth: on\n  ca: ca.crt\naddress: 127.0.0.1:0\nkeystore:\n  fs:\n    path: keys\n"
     );
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-    let running = kes::run::start_from_file(&dir.path().join("config.yaml"))
+    let running = kes::server::Builder::from_file(&dir.path().join("config.yaml"))
+        .unwrap()
+        .start()
         .await
         .unwrap();
 
@@ -411,11 +417,14 @@ async fn header_read_and_idle_timeouts() {
         header: Duration::from_millis(300),
         idle: Duration::from_secs(2),
     };
-    let options = kes::run::Options {
+    let options = kes::server::Options {
         timeouts,
-        ..kes::run::Options::default()
+        ..kes::server::Options::default()
     };
-    let running = kes::run::start_from_file_with(&path, options)
+    let running = kes::server::Builder::from_file(&path)
+        .unwrap()
+        .options(options)
+        .start()
         .await
         .unwrap();
     let ck = admin.certificate().unwrap();

@@ -53,6 +53,7 @@ mod fs;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;
+mod text;
 
 pub use cache::{Cache, CacheConfig};
 pub use config::{KeystoreConfig, open};

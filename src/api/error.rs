@@ -120,6 +120,15 @@ fn keystore_message(op: KeystoreOp) -> &'static str {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(err: crate::auth::AuthError) -> Self {
+        match err {
+            crate::auth::AuthError::NoCertificate => ApiError::NoCertificate,
+            crate::auth::AuthError::TooManyCertificates => ApiError::TooManyCertificates,
+        }
+    }
+}
+
 impl ApiError {
     /// The HTTP status (exhaustive, no wildcard).
     pub fn status(&self) -> StatusCode {

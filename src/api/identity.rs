@@ -3,9 +3,9 @@
 use client::wire::{DescribeIdentityResponse, ListIdentitiesResponse, Rules, SelfDescribeResponse};
 use http::Response;
 
-use super::names::{pattern_prefix, valid_name, valid_pattern};
 use super::policy::rules;
 use super::{ApiError, Body, Request, json};
+use crate::names::{pattern_prefix, valid_name, valid_pattern};
 use crate::policy::Identity;
 use crate::state::State;
 

@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use zeroize::Zeroizing;
 
-use super::names::{pattern_prefix, valid_name, valid_pattern};
 use super::{ApiError, Body, KeystoreOp, Request, empty, json};
 use crate::crypto::{self, Cipher, KeyVersion};
+use crate::names::{pattern_prefix, valid_name, valid_pattern};
 use crate::state::State;
 
 /// Go's zero `time.Time`, what KES reports for keys stored without a date.

@@ -15,9 +15,7 @@
 pub mod error;
 mod identity;
 mod key;
-pub mod names;
 mod policy;
-pub mod routes;
 mod status;
 
 use std::convert::Infallible;
@@ -32,14 +30,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::routes::{self, Auth, Handler, Route};
 pub use error::{ApiError, KeystoreOp};
-pub use routes::is_route_path;
-use routes::{Auth, Handler, Route};
 
+pub use crate::auth::Conn;
 use crate::auth::Peer;
 use crate::logs::audit;
 use crate::policy::Identity;
-pub use crate::server::Conn;
 use crate::state::State;
 
 /// Response body type of every route.

@@ -4,8 +4,8 @@
 use client::wire::{DescribePolicyResponse, Empty, ListPoliciesResponse, PolicyResponse, Rules};
 use http::Response;
 
-use super::names::{pattern_prefix, valid_name, valid_pattern};
 use super::{ApiError, Body, Request, json};
+use crate::names::{pattern_prefix, valid_name, valid_pattern};
 use crate::policy::Policy;
 use crate::state::State;
 

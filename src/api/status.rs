@@ -8,9 +8,9 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Response};
 use http_body_util::BodyExt as _;
 
-use super::routes::ROUTES;
 use super::{ApiError, Body, empty, json};
 use crate::logs::hub::LineStream;
+use crate::routes::ROUTES;
 use crate::state::State;
 
 /// The version this server reports.

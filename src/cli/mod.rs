@@ -1,7 +1,8 @@
-//! The client commands of the `kes` binary (`kes-api.md` §7): `key`, `identity`, `policy`, `ls`, `status`,
-//! `metric`, `log` and `completion`.
+//! The command-line entry points of the `kes` binary (`kes-api.md` §7): `kes server` and the client commands
+//! `key`, `identity`, `policy`, `ls`, `status`, `metric`, `log` and `completion`.
 //!
 //! # Layout
+//! - [`server`]: `kes server` — flags, logging, signals; the server itself is [`crate::server`].
 //! - [`conn`]: `-s/-a/-k/--ca` flags, the KES environment variables and their precedence, client building.
 //! - [`output`]: `--json`, `--color`, tables, closed-pipe handling.
 //! - `key`, `identity`, `admin`: one handler per subcommand.
@@ -16,6 +17,7 @@ pub mod conn;
 mod identity;
 mod key;
 pub mod output;
+pub mod server;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -14,10 +14,10 @@ pub mod tls;
 
 use std::path::Path;
 
+pub use crate::logs::{LogLevel, LogSettings};
 pub use limits::LimitSettings;
 pub use settings::{
-    ApiOverride, CacheSettings, ClientAuth, KeystoreSettings, LogLevel, LogSettings, Settings,
-    TlsSettings,
+    ApiOverride, CacheSettings, ClientAuth, KeystoreSettings, Settings, TlsSettings,
 };
 
 /// Why a configuration could not be loaded.

@@ -10,7 +10,8 @@ use serde::Deserialize as _;
 use super::file::{self, Scalar};
 use super::limits::{self, LimitSettings};
 use super::{ConfigError, duration};
-use crate::api::names;
+use crate::logs::{LogLevel, LogSettings};
+use crate::names;
 use crate::policy::{Identity, Policy, PolicySet};
 
 /// Default listen address.
@@ -60,26 +61,6 @@ impl Default for CacheSettings {
             offline: Duration::ZERO,
         }
     }
-}
-
-/// A log level in slog's numbering (DEBUG -4, INFO 0, WARN 4, ERROR 8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LogLevel(pub i64);
-
-impl LogLevel {
-    /// INFO.
-    pub const INFO: LogLevel = LogLevel(0);
-    /// One above ERROR: nothing is logged.
-    pub const OFF: LogLevel = LogLevel(9);
-}
-
-/// `log.*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogSettings {
-    /// Error log level (default INFO).
-    pub error: LogLevel,
-    /// Audit log level; `None` = audit log to stdout off (project default).
-    pub audit: Option<LogLevel>,
 }
 
 /// `api.<path>` overrides.
@@ -206,7 +187,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
 
     let mut api = BTreeMap::new();
     for (path, route) in &f.api {
-        if !crate::api::is_route_path(path) {
+        if !crate::routes::is_route_path(path) {
             return Err(err(format!("api: '{path}' is not an API path")));
         }
         let skip_auth = match text(&route.skip_auth)

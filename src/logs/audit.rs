@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 
 use super::errlog::{LogFormat, render};
 use super::hub::Hub;
+use super::level::LogLevel;
 use super::writer::LineWriter;
-use crate::config::LogLevel;
 use crate::metrics::Metrics;
 use crate::policy::Identity;
 

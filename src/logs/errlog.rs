@@ -28,8 +28,8 @@ use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 use super::hub::Hub;
+use super::level::LogLevel;
 use super::writer::LineWriter;
-use crate::config::LogLevel;
 use crate::metrics::Metrics;
 
 /// Go slog's text time layout (`2006-01-02T15:04:05.000Z07:00`), in UTC.

@@ -7,6 +7,7 @@
 //! - [`writer`]: a bounded queue and thread in front of stdout/stderr.
 //! - [`errlog`]: the `tracing` layer behind the error log (slog text lines).
 //! - [`audit`]: one event per answered request.
+//! - [`level`]: log levels and the `log:` settings.
 //! - [`escape`]: controls, bidi overrides and other invisible characters
 //!   escaped in every text and JSON line, so a line shows what was received.
 //!
@@ -19,15 +20,16 @@ pub mod audit;
 pub mod errlog;
 pub mod escape;
 pub mod hub;
+pub mod level;
 pub mod writer;
 
 use std::sync::Arc;
 
-use crate::config::LogSettings;
 use crate::metrics::Metrics;
 
 pub use audit::AuditLog;
 pub use errlog::{ErrorLog, ErrorLogLayer, LogFormat};
+pub use level::{LogLevel, LogSettings};
 pub use writer::{LineWriter, Sink};
 
 /// Where the audit log (stdout) and the error log (stderr) are written.

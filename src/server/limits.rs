@@ -54,11 +54,13 @@ impl PerIp {
     }
 
     /// Connections open from `ip`.
+    #[cfg(test)]
     pub fn open(&self, ip: IpAddr) -> usize {
         self.lock().get(&ip.to_canonical()).copied().unwrap_or(0)
     }
 
     /// Addresses with connections open.
+    #[cfg(test)]
     pub fn addresses(&self) -> usize {
         self.lock().len()
     }

@@ -26,7 +26,7 @@ pub const MINIO_POLICY: &str = include_str!("../../policies/minio.yaml");
 pub const AUDITOR_POLICY: &str = include_str!("../../policies/auditor.yaml");
 
 pub struct TestServer {
-    pub running: kes::run::Running,
+    pub running: kes::server::Running,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub server_cert_pem: String,
@@ -99,12 +99,12 @@ impl TestServer {
 
     /// Starts with extra YAML appended to the config.
     pub async fn start_with(extra: &str) -> TestServer {
-        Self::launch(extra, None, |_| kes::run::Options::default()).await
+        Self::launch(extra, None, |_| kes::server::Options::default()).await
     }
 
     /// Starts on `keystore` instead of the config's fs keystore.
     pub async fn start_on(keystore: Arc<dyn keystores::Keystore>) -> TestServer {
-        Self::launch("", Some(keystore), |_| kes::run::Options::default()).await
+        Self::launch("", Some(keystore), |_| kes::server::Options::default()).await
     }
 
     /// Writes the files and config in a temp dir and starts the server with
@@ -112,7 +112,7 @@ impl TestServer {
     async fn launch(
         extra: &str,
         keystore: Option<Arc<dyn keystores::Keystore>>,
-        options: impl FnOnce(&kes::config::Settings) -> kes::run::Options,
+        options: impl FnOnce(&kes::config::Settings) -> kes::server::Options,
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let cert = write_server_cert(dir.path());
@@ -123,16 +123,14 @@ impl TestServer {
             ApiKey::generate().unwrap(),
         );
         let path = write_config(dir.path(), &admin, &minio, &auditor, extra);
-        let settings = kes::config::load(&path).unwrap();
-        let options = options(&settings);
-        let running = match keystore {
-            Some(ks) => {
-                let tls = kes::run::tls_config(&settings).unwrap();
-                kes::run::start_with_options(&settings, tls, ks, options).await
-            }
-            None => kes::run::start_from_file_with(&path, options).await,
-        }
-        .expect("server starts");
+        let builder = kes::server::Builder::from_file(&path).unwrap();
+        let options = options(builder.settings());
+        let builder = builder.options(options);
+        let builder = match keystore {
+            Some(ks) => builder.keystore(ks),
+            None => builder,
+        };
+        let running = builder.start().await.expect("server starts");
         let addr = running.addr;
         TestServer {
             running,
@@ -370,19 +368,19 @@ impl TestServer {
         probe_interval: std::time::Duration,
         outputs: &Outputs,
     ) -> TestServer {
-        Self::launch(extra, keystore, |settings| kes::run::Options {
+        Self::launch(extra, keystore, |settings| kes::server::Options {
             probe_interval,
             telemetry: Some(kes::logs::Telemetry::new(&settings.log, outputs.sinks())),
-            ..kes::run::Options::default()
+            ..kes::server::Options::default()
         })
         .await
     }
 
-    /// Starts with extra YAML and the [`kes::run::Options`] that `options`
+    /// Starts with extra YAML and the [`kes::server::Options`] that `options`
     /// makes from the loaded settings.
     pub async fn start_with_options(
         extra: &str,
-        options: impl FnOnce(&kes::config::Settings) -> kes::run::Options,
+        options: impl FnOnce(&kes::config::Settings) -> kes::server::Options,
     ) -> TestServer {
         Self::launch(extra, None, options).await
     }

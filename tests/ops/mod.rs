@@ -4,7 +4,7 @@
 //! stream reader and a request sent in two halves.
 //!
 //! Time-dependent tests shorten the key cache's health probe to [`PROBE`] via
-//! `kes::run::Options` and wait by polling a condition with a deadline.
+//! `kes::server::Options` and wait by polling a condition with a deadline.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

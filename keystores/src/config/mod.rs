@@ -14,6 +14,7 @@
 //! `keystore.aws.secretsmanager: …`), matching the server's other config
 //! errors. Unknown fields inside a section are ignored, as KES does.
 
+use crate::text::Text;
 use std::fmt;
 use std::path::Path;
 #[cfg(feature = "fs")]
@@ -140,39 +141,6 @@ fn not_built(section: &str) -> Error {
     ))
 }
 
-/// A YAML scalar read as text, whatever its type (`path: 2024` is a path
-/// too), as KES's typed decoding does for string fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Text(pub(crate) String);
-
-impl Text {
-    /// The trimmed text, or `None` if it is empty.
-    #[cfg_attr(not(feature = "fs"), allow(dead_code, reason = "used by backends"))]
-    pub(crate) fn non_empty(&self) -> Option<&str> {
-        Some(self.0.trim()).filter(|s| !s.is_empty())
-    }
-}
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Any {
-            S(String),
-            B(bool),
-            I(i64),
-            F(f64),
-        }
-        Ok(Text(match Option::<Any>::deserialize(d)? {
-            None => String::new(),
-            Some(Any::S(s)) => s,
-            Some(Any::B(b)) => b.to_string(),
-            Some(Any::I(i)) => i.to_string(),
-            Some(Any::F(f)) => f.to_string(),
-        }))
-    }
-}
-
 impl<'de> Deserialize<'de> for KeystoreConfig {
     /// Needs a self-describing format (YAML, JSON): a null section is "no
     /// keystore specified", not a type error.
@@ -232,7 +200,7 @@ fn entry<'de, A: MapAccess<'de>>(
         let section: Option<crate::fs::Section> = map
             .next_value()
             .map_err(|e| de::Error::custom(format!("keystore.fs: {e}")))?;
-        return Ok(section.map(crate::fs::Section::into_config));
+        return Ok(section.map(|s| s.into_path().map(|path| KeystoreConfig::Fs { path })));
     }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {

@@ -61,10 +61,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use crate::config::Text;
-use crate::{
-    Error, Keystore, KeystoreConfig, Page, Revision, Status, Versioned, list_page, validate_name,
-};
+use crate::text::Text;
+use crate::{Error, Keystore, Page, Revision, Status, Versioned, list_page, validate_name};
 
 use io::{TEMP_PREFIX, is_temp_name, sync_dir};
 
@@ -76,16 +74,15 @@ pub(crate) struct Section {
 }
 
 impl Section {
-    /// Validates the section (`path` is required).
-    pub(crate) fn into_config(self) -> Result<KeystoreConfig, String> {
+    /// Validates the section (`path` is required) and returns the key
+    /// directory.
+    pub(crate) fn into_path(self) -> Result<PathBuf, String> {
         let path = self
             .path
             .as_ref()
             .and_then(Text::non_empty)
             .ok_or("keystore.fs.path: no path specified")?;
-        Ok(KeystoreConfig::Fs {
-            path: PathBuf::from(path),
-        })
+        Ok(PathBuf::from(path))
     }
 }
 

@@ -1,12 +1,16 @@
-//! Starting a server from [`Settings`]: keystore, key cache, telemetry,
-//! state, TLS, listener.
+//! Starting a server: [`Builder`] → [`Running`]. From [`Settings`] it opens
+//! the keystore, wraps it in the key cache, creates the `keys:` entries,
+//! builds the telemetry, the API state and TLS, binds and serves.
 //!
-//! `kes server` and the end-to-end tests both go through [`start_with_options`]
-//! (or its shorthands), so tests run exactly what users run (tests bind
-//! port 0). [`crate::reload`] rebuilds the state of a [`Running`] server.
+//! `kes server` and the end-to-end tests both go through [`Builder`], so
+//! tests run exactly what users run (tests bind port 0 and may hand in a
+//! keystore, TLS config or [`Options`]). [`super::reload`] rebuilds the state
+//! of a [`Running`] server.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,13 +24,14 @@ use tracing::instrument::WithSubscriber as _;
 use crate::config::{self, ConfigError, KeystoreSettings, Settings};
 use crate::crypto::KeyVersion;
 use crate::logs::{LogFormat, Sinks, Telemetry};
-use crate::server::{self, Shared};
+use crate::server::listener::{self, Shared};
+use crate::server::timeouts::Timeouts;
 use crate::state::State;
 
 /// KES's keystore health-probe interval.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Why a server could not start.
+/// Why a server could not start, or a reload was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// Configuration or TLS files are invalid.
@@ -38,7 +43,7 @@ pub enum StartError {
     /// A `keys:` entry could not be created.
     #[error(transparent)]
     CreateKey(#[from] CreateKeyError),
-    /// The address could not be bound.
+    /// The address could not be bound (start only).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address.
@@ -70,7 +75,7 @@ pub struct Options {
     /// Connection header-read and idle timeouts (KES: 5 s and 90 s; tests
     /// shorten them). The other connection bounds are the config's
     /// `limits:` section ([`crate::config::LimitSettings`]).
-    pub timeouts: server::timeouts::Timeouts,
+    pub timeouts: Timeouts,
 }
 
 impl Default for Options {
@@ -78,7 +83,7 @@ impl Default for Options {
         Options {
             probe_interval: PROBE_INTERVAL,
             telemetry: None,
-            timeouts: server::timeouts::Timeouts::default(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -107,7 +112,7 @@ pub struct Running {
 
 impl Running {
     /// Stops accepting, ends log streams, lets in-flight requests finish
-    /// (up to [`server::SHUTDOWN_GRACE`]), and waits.
+    /// (up to [`listener::SHUTDOWN_GRACE`]), and waits.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -116,9 +121,12 @@ impl Running {
     }
 
     /// Waits until the server stops (it stops only through [`Running::stop`]
-    /// or the future given to [`start_with_shutdown`]).
+    /// or the future given to [`Builder::shutdown_on`]).
     pub async fn wait(self) {
-        let _ = self.task.await;
+        let Running { task, shutdown, .. } = self;
+        // Dropping the sender would stop the server: keep it until the end.
+        let _keep = shutdown;
+        let _ = task.await;
     }
 
     /// The server's metrics and logs.
@@ -134,14 +142,14 @@ impl Running {
 
 /// Opens the configured keystore (`keystores::open`: the backend is chosen
 /// and built by the `keystores` crate).
-pub async fn open_keystore(
+pub(crate) async fn open_keystore(
     settings: &KeystoreSettings,
 ) -> Result<Arc<dyn Keystore>, keystores::Error> {
     keystores::open(settings).await
 }
 
 /// The key cache settings of `cache.expiry` (project defaults as documented).
-pub fn cache_config(settings: &Settings, probe_interval: Duration) -> CacheConfig {
+pub(crate) fn cache_config(settings: &Settings, probe_interval: Duration) -> CacheConfig {
     CacheConfig {
         any: settings.cache.any,
         unused: settings.cache.unused,
@@ -151,7 +159,7 @@ pub fn cache_config(settings: &Settings, probe_interval: Duration) -> CacheConfi
 }
 
 /// Builds the API state for `settings` on `cache`.
-pub fn build_state(
+pub(crate) fn build_state(
     settings: &Settings,
     cache: Arc<Cache>,
     telemetry: Arc<Telemetry>,
@@ -171,7 +179,7 @@ pub fn build_state(
 }
 
 /// Creates each `keys:` entry that does not exist yet (created_by = admin).
-pub async fn create_missing_keys(
+pub(crate) async fn create_missing_keys(
     settings: &Settings,
     keystore: &dyn Keystore,
 ) -> Result<(), CreateKeyError> {
@@ -200,7 +208,7 @@ pub async fn create_missing_keys(
 }
 
 /// Loads TLS files and builds the rustls config for `settings`.
-pub fn tls_config(settings: &Settings) -> Result<rustls::ServerConfig, ConfigError> {
+pub(crate) fn tls_config(settings: &Settings) -> Result<rustls::ServerConfig, ConfigError> {
     let identity = config::tls::load_identity(
         &settings.tls.cert,
         &settings.tls.key,
@@ -215,40 +223,127 @@ pub fn tls_config(settings: &Settings) -> Result<rustls::ServerConfig, ConfigErr
     )
 }
 
-/// Starts a server on `keystore` (wrapped in the key cache); it runs until
-/// [`Running::stop`].
-pub async fn start(
-    settings: &Settings,
-    tls: rustls::ServerConfig,
-    keystore: Arc<dyn Keystore>,
-) -> Result<Running, StartError> {
-    start_with_options(settings, tls, keystore, Options::default()).await
-}
+/// A shutdown signal handed to [`Builder::shutdown_on`].
+type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Like [`start`], with [`Options`].
-pub async fn start_with_options(
-    settings: &Settings,
-    tls: rustls::ServerConfig,
-    keystore: Arc<dyn Keystore>,
+/// Builds and starts a server. Only the [`Settings`] are required: the TLS
+/// config is built from them unless given, and so is the keystore.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kes::server::StartError> {
+/// let running = kes::server::Builder::from_file("server-config.yaml".as_ref())?
+///     .start()
+///     .await?;
+/// running.wait().await;
+/// # Ok(()) }
+/// ```
+pub struct Builder {
+    settings: Settings,
+    tls: Option<rustls::ServerConfig>,
+    keystore: Option<Arc<dyn Keystore>>,
     options: Options,
-) -> Result<Running, StartError> {
-    let (tx, rx) = oneshot::channel();
-    let mut running = launch(settings, tls, keystore, options, async {
-        let _ = rx.await;
-    })
-    .await?;
-    running.shutdown = Some(tx);
-    Ok(running)
+    shutdown: Option<ShutdownSignal>,
 }
 
-/// Starts a server that stops when `shutdown` completes.
-pub async fn start_with_shutdown(
-    settings: &Settings,
-    tls: rustls::ServerConfig,
-    keystore: Arc<dyn Keystore>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<Running, StartError> {
-    launch(settings, tls, keystore, Options::default(), shutdown).await
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("address", &self.settings.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// A server for `settings`.
+    pub fn new(settings: Settings) -> Builder {
+        Builder {
+            settings,
+            tls: None,
+            keystore: None,
+            options: Options::default(),
+            shutdown: None,
+        }
+    }
+
+    /// A server for the config file at `path` (loaded and validated now).
+    pub fn from_file(path: &Path) -> Result<Builder, StartError> {
+        Ok(Builder::new(config::load(path)?))
+    }
+
+    /// The settings the server will run with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Listens on `addr` instead of the config's `address`.
+    pub fn address(mut self, addr: SocketAddr) -> Builder {
+        self.settings.address = addr;
+        self
+    }
+
+    /// Uses this TLS config instead of loading the config's files.
+    pub fn tls(mut self, tls: rustls::ServerConfig) -> Builder {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Serves `keystore` (wrapped in the key cache) instead of opening the
+    /// config's `keystore:` section.
+    pub fn keystore(mut self, keystore: Arc<dyn Keystore>) -> Builder {
+        self.keystore = Some(keystore);
+        self
+    }
+
+    /// Knobs the config file cannot set.
+    pub fn options(mut self, options: Options) -> Builder {
+        self.options = options;
+        self
+    }
+
+    /// Also stops the server when `signal` completes (as [`Running::stop`]
+    /// does).
+    pub fn shutdown_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Builder {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// Opens what was not given, binds and starts serving; the server runs
+    /// until [`Running::stop`], the [`Builder::shutdown_on`] signal, or the
+    /// [`Running`] is dropped.
+    pub async fn start(self) -> Result<Running, StartError> {
+        let Builder {
+            settings,
+            tls,
+            keystore,
+            options,
+            shutdown,
+        } = self;
+        let tls = match tls {
+            Some(tls) => tls,
+            None => tls_config(&settings)?,
+        };
+        let keystore = match keystore {
+            Some(keystore) => keystore,
+            None => open_keystore(&settings.keystore).await?,
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let signal = async move {
+            match shutdown {
+                Some(external) => {
+                    tokio::select! {
+                        _ = rx => {}
+                        () = external => {}
+                    }
+                }
+                None => {
+                    let _ = rx.await;
+                }
+            }
+        };
+        let mut running = launch(&settings, tls, keystore, options, signal).await?;
+        running.shutdown = Some(tx);
+        Ok(running)
+    }
 }
 
 async fn launch(
@@ -269,7 +364,7 @@ async fn launch(
     create_missing_keys(settings, cache.as_ref())
         .with_subscriber(telemetry.dispatch.clone())
         .await?;
-    let listener = server::bind(settings.address)
+    let listener = listener::bind(settings.address)
         .await
         .map_err(|source| StartError::Bind {
             addr: settings.address,
@@ -290,7 +385,7 @@ async fn launch(
         tls: Arc::new(ArcSwap::from_pointee(tls)),
         state: Arc::new(ArcSwap::from_pointee(state)),
     };
-    let task = tokio::spawn(server::serve(
+    let task = tokio::spawn(listener::serve(
         listener,
         shared.clone(),
         settings.limits,
@@ -308,17 +403,4 @@ async fn launch(
         shutdown: None,
         task,
     })
-}
-
-/// Loads `path` and starts the server it describes.
-pub async fn start_from_file(path: &Path) -> Result<Running, StartError> {
-    start_from_file_with(path, Options::default()).await
-}
-
-/// Loads `path` and starts the server it describes, with [`Options`].
-pub async fn start_from_file_with(path: &Path, options: Options) -> Result<Running, StartError> {
-    let settings = config::load(path)?;
-    let tls = tls_config(&settings)?;
-    let keystore = open_keystore(&settings.keystore).await?;
-    start_with_options(&settings, tls, keystore, options).await
 }

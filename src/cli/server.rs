@@ -7,11 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config;
-use crate::dev;
 use crate::logs::{LogFormat, Sinks, Telemetry};
-use crate::reload;
-use crate::run;
+use crate::server::{Builder, Options, dev, reload};
 
 /// `kes server` flags.
 #[derive(Debug, clap::Args)]
@@ -62,17 +59,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let addr = args.addr.unwrap_or(dev::DEV_ADDRESS.parse()?);
         let dev = dev::setup(addr)?;
         let telemetry = init_logging(&dev.settings.log, args.log_format);
-        let keystore = run::open_keystore(&dev.settings.keystore).await?;
-        let running = run::start_with_options(
-            &dev.settings,
-            dev.tls,
-            keystore,
-            run::Options {
+        let running = Builder::new(dev.settings)
+            .tls(dev.tls)
+            .options(Options {
                 telemetry: Some(telemetry),
-                ..run::Options::default()
-            },
-        )
-        .await?;
+                ..Options::default()
+            })
+            .start()
+            .await?;
         banner(&format!(
             "Endpoint     https://{addr}\nAPI Key      {key}\nAdmin        {admin}\n\
              Keystore     in-memory (development mode: keys are lost on exit)\n\n  \
@@ -86,25 +80,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let path = args
             .config
             .context("either --config or --dev is required")?;
-        let mut settings = config::load(&path)?;
+        let mut builder = Builder::from_file(&path)?;
         if let Some(addr) = args.addr {
-            settings.address = addr;
+            builder = builder.address(addr);
         }
-        let telemetry = init_logging(&settings.log, args.log_format);
-        let tls = run::tls_config(&settings)?;
-        let keystore = run::open_keystore(&settings.keystore).await?;
-        let running = run::start_with_options(
-            &settings,
-            tls,
-            keystore,
-            run::Options {
+        let telemetry = init_logging(&builder.settings().log, args.log_format);
+        let admin = builder.settings().admin.clone();
+        let running = builder
+            .options(Options {
                 telemetry: Some(telemetry),
-                ..run::Options::default()
-            },
-        )
-        .await?;
+                ..Options::default()
+            })
+            .start()
+            .await?;
         let mut text = format!("Endpoint     https://{}\n", running.addr);
-        if let Some(admin) = &settings.admin {
+        if let Some(admin) = &admin {
             text.push_str(&format!("Admin        {admin}\n"));
         }
         banner(&text);
@@ -149,7 +139,7 @@ fn banner(text: &str) {
 /// Builds the server's telemetry (audit log to stdout, error log to stderr)
 /// and makes its error log the process-wide `tracing` default, so events
 /// outside request handling (key cache, reload) are logged too.
-fn init_logging(log: &config::LogSettings, format: LogFormat) -> Arc<Telemetry> {
+fn init_logging(log: &crate::logs::LogSettings, format: LogFormat) -> Arc<Telemetry> {
     let telemetry = Telemetry::new(log, Sinks::stdio(format));
     let _ = tracing::dispatcher::set_global_default(telemetry.dispatch.clone());
     telemetry

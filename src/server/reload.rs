@@ -15,8 +15,9 @@
 //!   section opens the new keystore.
 //! - Metrics and open log streams survive; `log.error` and `log.audit`
 //!   levels take effect at once.
-//! - `address` cannot change without a restart (the listener stays); the
-//!   `--addr` override stays in force.
+//! - `address` and `limits` cannot change without a restart (the listener
+//!   stays); the `--addr` override stays in force. A reload that asks for
+//!   either keeps them and logs a warning.
 //! - Reloads run one at a time.
 
 use std::path::Path;
@@ -25,22 +26,8 @@ use std::sync::Arc;
 use keystores::{Cache, Keystore};
 use tracing::instrument::WithSubscriber as _;
 
-use crate::config::{self, ConfigError};
-use crate::run::{self, CreateKeyError, Running};
-
-/// Why a reload was rejected (the old configuration keeps serving).
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// The config file or its TLS files are invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A changed keystore section names a keystore that cannot be opened.
-    #[error("keystore: {0}")]
-    Keystore(#[from] keystores::Error),
-    /// A `keys:` entry could not be created.
-    #[error(transparent)]
-    CreateKey(#[from] CreateKeyError),
-}
+use super::lifecycle::{self as run, Running, StartError};
+use crate::config;
 
 /// What a successful reload changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,22 +38,26 @@ pub struct Reloaded {
     pub new_cache: bool,
     /// The config asks for another address; it needs a restart.
     pub address_ignored: bool,
+    /// The config changes `limits:`; they need a restart.
+    pub limits_ignored: bool,
 }
 
 /// Reloads `running` from the config file at `path`; see the module docs.
-pub async fn reload(running: &Running, path: &Path) -> Result<Reloaded, ReloadError> {
+pub async fn reload(running: &Running, path: &Path) -> Result<Reloaded, StartError> {
     let telemetry = running.telemetry();
     reload_inner(running, path)
         .with_subscriber(telemetry.dispatch.clone())
         .await
 }
 
-async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, ReloadError> {
+async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, StartError> {
     let mut current = running.current.lock().await;
     let mut settings = config::load(path)?;
     let address_ignored = settings.address != current.settings.address;
-    // The listener stays; keep reporting the address actually served.
+    let limits_ignored = settings.limits != current.settings.limits;
+    // The listener stays; keep reporting the address and limits in force.
     settings.address = current.settings.address;
+    settings.limits = current.settings.limits;
     let tls = run::tls_config(&settings)?;
 
     let old = running.state();
@@ -102,10 +93,14 @@ async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, Reload
     if address_ignored {
         tracing::warn!("reload: the address cannot change without a restart; keeping it");
     }
+    if limits_ignored {
+        tracing::warn!("reload: limits cannot change without a restart; keeping them");
+    }
     tracing::info!(new_keystore, new_cache, "configuration reloaded");
     Ok(Reloaded {
         new_keystore,
         new_cache,
         address_ignored,
+        limits_ignored,
     })
 }
