@@ -12,11 +12,12 @@
 //!   resolved against the file's directory, as `kes server` does). The rest of the file is not validated.
 //! - Keys are copied as their stored bytes: every stored format, the disabled state and the version ring carry
 //!   over unchanged. Key material is never printed or put in an error.
-//! - Never overwrites: the target's atomic `create` only. Without `--merge` the first key that exists at the
-//!   target stops the run (`key already exists`, exit 1); with `--merge` it is skipped and counted. A run that
-//!   was interrupted (Ctrl-C, a crash, `kill -9`) is resumed by running again with `--merge`: only the missing
-//!   keys are created, and no key is ever created twice.
-//! - `--dry-run` lists on stdout the names that would be copied and writes nothing.
+//! - Never overwrites: the target's atomic `create` only. Without `--merge`, matching keys that already exist at
+//!   the target stop the run before anything is written (`key already exists`, exit 1); with `--merge` they are
+//!   skipped and counted. A run that was interrupted (Ctrl-C, a crash, `kill -9`) is resumed by running again
+//!   with `--merge`: only the missing keys are created, and no key is ever created twice.
+//! - `--dry-run` lists on stdout the names that would be copied (from the listings of both keystores); it reads
+//!   no key and writes nothing.
 //! - Exit 0 when every matching key was copied or skipped; 1 otherwise (`Error: …` on stderr).
 
 mod engine;
@@ -25,7 +26,7 @@ mod report;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Args;
 use keystores::KeystoreConfig;
 use serde::Deserialize as _;
@@ -80,17 +81,18 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         merge: args.merge,
         dry_run: args.dry_run,
     };
-    let from = load_keystore(&args.from).with_context(|| flag("--from", &args.from))?;
-    let to = load_keystore(&args.to).with_context(|| flag("--to", &args.to))?;
+    let from =
+        load_keystore(&args.from).map_err(|e| anyhow!("{}: {e}", flag("--from", &args.from)))?;
+    let to = load_keystore(&args.to).map_err(|e| anyhow!("{}: {e}", flag("--to", &args.to)))?;
     if from == to {
         bail!("'--from' and '--to' name the same keystore");
     }
     let src = keystores::open(&from)
         .await
-        .with_context(|| flag("--from", &args.from))?;
+        .map_err(|e| anyhow!("{}: {e}", flag("--from", &args.from)))?;
     let dst = keystores::open(&to)
         .await
-        .with_context(|| flag("--to", &args.to))?;
+        .map_err(|e| anyhow!("{}: {e}", flag("--to", &args.to)))?;
 
     let mut reporter = Reporter::new(args.quiet, args.dry_run, args.merge, pattern_text);
     let interrupt = async {
@@ -99,16 +101,26 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
-    let summary = engine::run(src, dst, &plan, &mut reporter, interrupt)
-        .await
-        .with_context(|| format!("listing the keys at the source ({})", args.from.display()))?;
+    let summary = match engine::run(src, dst, &plan, &mut reporter, interrupt).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            reporter.abandon();
+            bail!("{e}");
+        }
+    };
     reporter.finish(&summary)?;
 
     let failed = summary.tally.failed;
     match summary.stop {
-        Some(Stop::Exists(name)) => Err(anyhow!(
-            "key already exists: '{name}' exists at the target (use '--merge' to skip existing keys)"
-        )),
+        Some(Stop::Exists { first, count }) => {
+            let more = match count {
+                0 | 1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            Err(anyhow!(
+                "key already exists: '{first}'{more} at the target (use '--merge' to skip existing keys)"
+            ))
+        }
         Some(Stop::Keystore(name, text)) => Err(anyhow!(
             "key '{name}': {text}; stopped (run again with '--merge' to resume)"
         )),

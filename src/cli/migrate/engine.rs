@@ -1,16 +1,21 @@
 //! The copy engine of `kes migrate`, over any two [`Keystore`]s.
 //!
 //! 1. List the source page by page (`list` with `continue_at`, [`PAGE`] names a page, the pattern's literal
-//!    prefix as the listing prefix) and keep the names the pattern matches.
-//! 2. Copy them in name order, at most [`IN_FLIGHT`] at a time: `get` at the source, `create` at the target.
-//!    The stored bytes are passed on untouched, never decoded. `create` never overwrites, so a key is created at
-//!    the target at most once, whatever was interrupted before.
-//! 3. Tally every key and report each event to an [`Observer`].
+//!    prefix as the listing prefix) and keep the names the pattern matches. List the target the same way: the
+//!    names it already has.
+//! 2. Without `merge`, a name the target already has stops the run before anything is written. With `merge`
+//!    (and in a dry run) such names are settled without any call: a resumed run costs only the missing keys.
+//! 3. Copy the others in name order, at most [`IN_FLIGHT`] at a time: `get` at the source, `create` at the
+//!    target. The stored bytes are passed on untouched, never decoded. `create` never overwrites (a key created
+//!    at the target since it was listed makes it fail with `KeyExists`), so a key is created at the target at
+//!    most once, whatever was interrupted before. A dry run makes no call at all here.
+//! 4. Tally every key and report each event to an [`Observer`].
 //!
 //! Stops early (in-flight keys still finish and are tallied) on: a key that exists at the target without
 //! `merge`, an unreachable or unsupported keystore, [`MAX_FAILURES`] failed keys, or the `interrupt` future
 //! (Ctrl-C). Other per-key errors are tallied as failed and the run goes on.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +42,7 @@ pub struct Plan {
     pub pattern: Glob,
     /// Skip (and count) keys that exist at the target instead of stopping.
     pub merge: bool,
-    /// Read and report only: check each key at the target with `get`, write nothing.
+    /// Read and report only: list both keystores, read no key and write nothing.
     pub dry_run: bool,
 }
 
@@ -95,8 +100,13 @@ impl std::fmt::Display for Side {
 /// Why a run ended before every key had an outcome.
 #[derive(Debug)]
 pub enum Stop {
-    /// The key exists at the target and `merge` is off.
-    Exists(String),
+    /// Keys exist at the target and `merge` is off: the first of them (by name) and how many.
+    Exists {
+        /// The first existing key.
+        first: String,
+        /// How many matching keys exist at the target.
+        count: u64,
+    },
     /// A keystore cannot serve at all (unreachable, unsupported): the key that hit it and the error text.
     Keystore(String, String),
     /// [`MAX_FAILURES`] keys failed.
@@ -135,22 +145,63 @@ pub trait Observer {
     fn event(&mut self, event: Event<'_>, tally: &Tally);
 }
 
+/// A keystore could not be listed; nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("listing the keys {side}: {error}")]
+pub struct ListFailed {
+    /// Which keystore.
+    pub side: Side,
+    /// Its error.
+    pub error: Error,
+}
+
 /// Runs `plan` from `src` to `dst`.
 ///
 /// # Errors
-/// Only a failed listing of the source (nothing has been copied then); per-key errors are in the summary.
+/// Only a failed listing (nothing has been written then); per-key errors are in the summary.
 pub async fn run(
     src: Arc<dyn Keystore>,
     dst: Arc<dyn Keystore>,
     plan: &Plan,
     obs: &mut dyn Observer,
     interrupt: impl Future<Output = ()>,
-) -> Result<Summary, Error> {
+) -> Result<Summary, ListFailed> {
     let start = Instant::now();
     let mut tally = Tally::default();
-    let names = list(src.as_ref(), &plan.pattern, obs, &mut tally).await?;
+    let names = list(src.as_ref(), &plan.pattern, &mut |seen| {
+        obs.event(Event::Listing(seen), &tally);
+    })
+    .await
+    .map_err(|error| ListFailed {
+        side: Side::Source,
+        error,
+    })?;
+    let existing: HashSet<String> = list(dst.as_ref(), &plan.pattern, &mut |_| {})
+        .await
+        .map_err(|error| ListFailed {
+            side: Side::Target,
+            error,
+        })?
+        .into_iter()
+        .collect();
     tally.total = names.len() as u64;
     obs.event(Event::Started, &tally);
+
+    if !plan.merge && !plan.dry_run {
+        let mut clashes = names.iter().filter(|n| existing.contains(*n));
+        if let Some(first) = clashes.next() {
+            let count = 1 + clashes.count() as u64;
+            tally.failed = count;
+            return Ok(Summary {
+                tally,
+                stop: Some(Stop::Exists {
+                    first: first.clone(),
+                    count,
+                }),
+                elapsed: start.elapsed(),
+            });
+        }
+    }
 
     let halt = Arc::new(AtomicBool::new(false));
     let feed = {
@@ -163,8 +214,15 @@ pub async fn run(
     let mut results = futures_util::stream::iter(feed)
         .map(|name| {
             let (src, dst) = (Arc::clone(&src), Arc::clone(&dst));
+            let listed = existing.contains(&name);
             async move {
-                let outcome = one(src.as_ref(), dst.as_ref(), &name, dry_run).await;
+                let outcome = if listed {
+                    Outcome::Exists
+                } else if dry_run {
+                    Outcome::Copied
+                } else {
+                    copy(src.as_ref(), dst.as_ref(), &name).await
+                };
                 (name, outcome)
             }
         })
@@ -202,44 +260,34 @@ pub async fn run(
     })
 }
 
-/// Lists every matching name, page by page, in ascending order.
+/// Lists every name of `store` that `pattern` matches, page by page, in ascending order; `seen` gets the count
+/// of names listed so far after each page.
 async fn list(
-    src: &dyn Keystore,
+    store: &dyn Keystore,
     pattern: &Glob,
-    obs: &mut dyn Observer,
-    tally: &mut Tally,
+    seen_so_far: &mut dyn FnMut(u64),
 ) -> Result<Vec<String>, Error> {
     let prefix = pattern.literal_prefix();
     let mut names = Vec::new();
     let mut seen = 0u64;
     let mut at = String::new();
     loop {
-        let page = src.list(&prefix, &at, PAGE).await?;
+        let page = store.list(&prefix, &at, PAGE).await?;
         seen += page.names.len() as u64;
         names.extend(page.names.into_iter().filter(|n| pattern.matches(n)));
-        obs.event(Event::Listing(seen), tally);
+        seen_so_far(seen);
         match page.next {
             Some(next) if next > at => at = next,
             Some(_) => {
-                return Err(Error::backend(
-                    "the source keystore's listing did not advance",
-                ));
+                return Err(Error::backend("the keystore's listing did not advance"));
             }
             None => return Ok(names),
         }
     }
 }
 
-/// Copies (or, in a dry run, checks) one key.
-async fn one(src: &dyn Keystore, dst: &dyn Keystore, name: &str, dry_run: bool) -> Outcome {
-    if dry_run {
-        // Existence only; the value read is dropped (and zeroized) at once.
-        return match dst.get(name).await {
-            Ok(_) => Outcome::Exists,
-            Err(Error::NotFound) => Outcome::Copied,
-            Err(e) => Outcome::Failed(Side::Target, e),
-        };
-    }
+/// Copies one key: its stored bytes, read at the source, created at the target.
+async fn copy(src: &dyn Keystore, dst: &dyn Keystore, name: &str) -> Outcome {
     let value = match src.get(name).await {
         Ok(value) => value,
         Err(Error::NotFound) => return Outcome::Vanished,
@@ -268,7 +316,10 @@ fn apply(
             tally.failed += 1;
             // A dry run reports every conflict; a real run stops at the first, as KES does.
             if !plan.dry_run {
-                stop.get_or_insert_with(|| Stop::Exists(name.to_owned()));
+                stop.get_or_insert_with(|| Stop::Exists {
+                    first: name.to_owned(),
+                    count: 1,
+                });
                 return true;
             }
         }

@@ -68,6 +68,13 @@ impl Reporter {
         output::line(&summary_line(summary, self.dry_run))
     }
 
+    /// Clears the bar after a run that failed before it had a summary.
+    pub fn abandon(&mut self) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+    }
+
     /// Prints a line on stderr without tearing the bar.
     fn note(&self, text: &str) {
         match &self.mode {

@@ -141,12 +141,16 @@ async fn an_existing_key_stops_the_run_unless_merge_and_is_never_overwritten() {
     )
     .await;
     assert!(
-        matches!(&s.stop, Some(Stop::Exists(n)) if n == "key-00150"),
+        matches!(&s.stop, Some(Stop::Exists { first, count: 1 }) if first == "key-00150"),
         "{:?}",
         s.stop
     );
-    assert_eq!(s.tally.failed, 1);
-    assert!(s.tally.done() < 300, "the run stopped early: {:?}", s.tally);
+    assert_eq!(
+        (s.tally.copied, s.tally.failed),
+        (0, 1),
+        "stopped before writing"
+    );
+    assert_eq!(names(dst.as_ref()).await, vec!["key-00150"]);
     assert_eq!(*dst.get("key-00150").await.unwrap(), b"the target's own");
 
     let mut rec = Record::default();
@@ -154,10 +158,7 @@ async fn an_existing_key_stops_the_run_unless_merge_and_is_never_overwritten() {
     assert!(s.stop.is_none(), "{:?}", s.stop);
     assert_eq!(s.tally.failed, 0);
     assert_eq!(s.tally.copied + s.tally.skipped, 300);
-    assert!(
-        s.tally.skipped >= 1,
-        "at least the target's own key is skipped"
-    );
+    assert_eq!(s.tally.skipped, 1, "the target's own key is skipped");
     assert_eq!(*dst.get("key-00150").await.unwrap(), b"the target's own");
     assert_eq!(names(dst.as_ref()).await, names(src.as_ref()).await);
 
@@ -376,4 +377,43 @@ fn a_missing_or_unbuilt_keystore_is_a_config_error() {
         err.to_string(),
         "config: keystore.fs.path: no path specified"
     );
+}
+
+#[tokio::test]
+async fn a_key_created_at_the_target_after_listing_is_not_overwritten() {
+    // The target's `create` says the key exists although its listing did not show it (another writer).
+    let src = store_with(100).await;
+    let dst = Arc::new(Faulty {
+        inner: MemKeystore::new(),
+        bad: |name| (name == "key-00042").then_some(Error::KeyExists),
+    });
+    let s = run(
+        &src,
+        dst.clone(),
+        &plan("*", false, false),
+        &mut Record::default(),
+    )
+    .await;
+    assert!(
+        matches!(&s.stop, Some(Stop::Exists { first, count: 1 }) if first == "key-00042"),
+        "{:?}",
+        s.stop
+    );
+    assert!(s.tally.done() < 100, "{:?}", s.tally);
+    let first = s.tally.copied;
+    assert_eq!(names(&dst.inner).await.len() as u64, first);
+    let s = run(
+        &src,
+        dst.clone(),
+        &plan("*", true, false),
+        &mut Record::default(),
+    )
+    .await;
+    assert!(s.stop.is_none(), "{:?}", s.stop);
+    assert_eq!(
+        (s.tally.copied, s.tally.skipped),
+        (99 - first, first + 1),
+        "the first run's keys and the clashing key are skipped"
+    );
+    assert_eq!(names(&dst.inner).await.len(), 99);
 }
