@@ -155,8 +155,13 @@ pub fn load_keystore(path: &Path) -> Result<KeystoreConfig, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    parse_keystore(&text, base, |name| std::env::var(name).ok())
+    // Absolute, so that `./keys` and `keys` in two files in one directory name the same keystore.
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    parse_keystore(&text, &base, |name| std::env::var(name).ok())
 }
 
 /// [`load_keystore`] on config text; `lookup` resolves `${VAR}`.
