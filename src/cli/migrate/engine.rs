@@ -325,7 +325,16 @@ fn apply(
         }
         Outcome::Failed(side, e) => {
             tally.failed += 1;
-            if let Error::Unreachable(_) | Error::Unsupported(_) = e {
+            // Exhaustive on purpose: a new kind of keystore error must be classified here.
+            let keystore_down = match e {
+                Error::Unreachable(_) | Error::Unsupported(_) => true,
+                Error::KeyExists
+                | Error::NotFound
+                | Error::Conflict
+                | Error::InvalidName
+                | Error::Backend(_) => false,
+            };
+            if keystore_down {
                 stop.get_or_insert_with(|| Stop::Keystore(name.to_owned(), format!("{side}: {e}")));
                 return true;
             }
