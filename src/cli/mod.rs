@@ -1,11 +1,13 @@
 //! The command-line entry points of the `kes` binary (`kes-api.md` §7): `kes server` and the client commands
-//! `key`, `identity`, `policy`, `ls`, `status`, `metric`, `log` and `completion`.
+//! `key`, `identity`, `policy`, `ls`, `status`, `metric`, `log`, `migrate` and `completion`.
 //!
 //! # Layout
 //! - [`server`]: `kes server` — flags, logging, signals; the server itself is [`crate::server`].
 //! - [`conn`]: `-s/-a/-k/--ca` flags, the KES environment variables and their precedence, client building.
 //! - [`output`]: `--json`, `--color`, tables, closed-pipe handling.
+//! - [`migrate`]: `kes migrate`, copying keys between keystores.
 //! - `key`, `identity`, `admin`: one handler per subcommand.
+//! - [`migrate`]: `kes migrate`, which talks to two keystores directly (no server).
 //!
 //! Contract: every command prints its result to stdout (text tables for humans, one stable JSON document or one
 //! JSON line per event with `--json`) and returns `Ok(())` (exit 0); any failure is returned as an error that the
@@ -16,6 +18,7 @@ mod admin;
 pub mod conn;
 mod identity;
 mod key;
+pub mod migrate;
 pub mod output;
 pub mod server;
 
@@ -57,6 +60,11 @@ pub enum Command {
     /// Follow the server's audit log (default) or error log.
     #[command(after_help = "Examples:\n  kes log\n  kes log --error\n  kes log --audit --json")]
     Log(LogArgs),
+    /// Copy keys from one keystore to another (the `keystore:` sections of two KES config files).
+    #[command(
+        after_help = "Examples:\n  kes migrate --from old-config.yaml --to new-config.yaml\n  kes migrate --from old-config.yaml --to new-config.yaml --merge 'minio-*'\n  kes migrate --from old-config.yaml --to new-config.yaml --dry-run"
+    )]
+    Migrate(migrate::MigrateArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  kes completion bash > /etc/bash_completion.d/kes\n  kes completion zsh > \"${fpath[1]}/_kes\"\n  kes completion fish > ~/.config/fish/completions/kes.fish"
@@ -326,6 +334,7 @@ pub async fn run(cmd: Command, root: fn() -> clap::Command) -> anyhow::Result<()
         Command::Status(a) => admin::status(&a.conn, a.api, Out::new(&a.out)).await,
         Command::Metric(a) => admin::metric(&a.conn, Out::new(&a.out)).await,
         Command::Log(a) => admin::log(&a.conn, a.error && !a.audit, Out::new(&a.out)).await,
+        Command::Migrate(a) => migrate::run(a).await,
         Command::Completion(a) => {
             let mut cmd = root();
             let mut buf = Vec::new();
