@@ -10,7 +10,7 @@ use crate::policy::Identity;
 use crate::state::State;
 
 /// `GET /v1/identity/describe/{identity}`.
-pub fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     if !valid_name(&req.resource) {
         return Err(ApiError::InvalidIdentity(req.resource.clone()));
     }
@@ -37,7 +37,7 @@ pub fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError>
 }
 
 /// `GET /v1/identity/list/{pattern}`: the admin and every assigned identity.
-pub fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     if !valid_pattern(&req.resource) {
         return Err(ApiError::InvalidPattern(req.resource.clone()));
     }
@@ -59,7 +59,7 @@ pub fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
 
 /// `GET /v1/identity/self/describe`: works for any certificate, no policy
 /// check. Project shape (kes-api.md §1.4): policy name plus allow/deny maps.
-pub fn self_describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn self_describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let identity = req.identity.ok_or(ApiError::NoCertificate)?;
     if state.is_admin(&identity) {
         return json(&SelfDescribeResponse {

@@ -20,7 +20,7 @@ use crate::state::State;
 const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
 
 /// Most ciphertexts in one bulk decrypt request.
-pub const MAX_BULK: usize = 1000;
+pub(super) const MAX_BULK: usize = 1000;
 
 fn key_name(req: &Request) -> Result<&str, ApiError> {
     let name = req.resource.as_str();
@@ -71,7 +71,7 @@ fn crypto_error(err: crypto::Error, internal: &'static str) -> ApiError {
 }
 
 /// `PUT|POST /v1/key/create/{name}`: a new AES256 key with its own HMAC key.
-pub async fn create(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn create(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let key = KeyVersion::generate(&created_by(&req))
         .map_err(|e| crypto_error(e, "failed to generate encryption key"))?;
@@ -81,7 +81,7 @@ pub async fn create(state: &State, req: Request) -> Result<Response<Body>, ApiEr
 }
 
 /// `PUT|POST /v1/key/import/{name}`: `{"key","cipher"}` or legacy `{"bytes","algorithm"}`.
-pub async fn import(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn import(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: ImportKeyRequest = req.json(ApiError::InvalidImportBody)?;
     let cipher_name = if body.cipher.is_empty() {
@@ -104,7 +104,7 @@ pub async fn import(state: &State, req: Request) -> Result<Response<Body>, ApiEr
 }
 
 /// `GET /v1/key/describe/{name}`: metadata only, never key material.
-pub async fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let key = load(state, name).await?;
     json(&DescribeKeyResponse {
@@ -121,7 +121,7 @@ pub async fn describe(state: &State, req: Request) -> Result<Response<Body>, Api
 }
 
 /// `GET /v1/key/list/{pattern}`: all names with the pattern's prefix, one page.
-pub async fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     if !valid_pattern(&req.resource) {
         return Err(ApiError::InvalidPattern(req.resource.clone()));
     }
@@ -137,7 +137,7 @@ pub async fn list(state: &State, req: Request) -> Result<Response<Body>, ApiErro
 }
 
 /// `DELETE /v1/key/delete/{name}`.
-pub async fn delete(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn delete(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     state
         .keystore
@@ -149,7 +149,7 @@ pub async fn delete(state: &State, req: Request) -> Result<Response<Body>, ApiEr
 }
 
 /// `PUT|POST /v1/key/encrypt/{name}`.
-pub async fn encrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn encrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: EncryptRequest = req.json(ApiError::InvalidBody)?;
     let key = load(state, name).await?;
@@ -162,7 +162,7 @@ pub async fn encrypt(state: &State, req: Request) -> Result<Response<Body>, ApiE
 }
 
 /// `PUT|POST /v1/key/generate/{name}`: a fresh 32-byte data key, in plain and sealed.
-pub async fn generate(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn generate(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: GenerateRequest = if req.body.is_empty() {
         GenerateRequest::default()
@@ -182,7 +182,7 @@ pub async fn generate(state: &State, req: Request) -> Result<Response<Body>, Api
 }
 
 /// `PUT|POST /v1/key/decrypt/{name}`: current, msgpack and JSON ciphertexts.
-pub async fn decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: DecryptRequest = req.json(ApiError::InvalidBody)?;
     let key = load(state, name).await?;
@@ -196,7 +196,7 @@ pub async fn decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiE
 
 /// `POST /v1/key/bulk/decrypt/{name}` (legacy): at most [`MAX_BULK`] items;
 /// any failing item fails the whole call.
-pub async fn bulk_decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn bulk_decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let items: Vec<BulkDecryptItem> = req.json(ApiError::InvalidBody)?;
     if items.len() > MAX_BULK {
@@ -216,7 +216,7 @@ pub async fn bulk_decrypt(state: &State, req: Request) -> Result<Response<Body>,
 }
 
 /// `PUT|POST /v1/key/hmac/{name}`: HMAC-SHA256 with the key's own HMAC key.
-pub async fn hmac(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn hmac(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: HmacRequest = req.json(ApiError::InvalidBody)?;
     let key = load(state, name).await?;

@@ -21,12 +21,12 @@ fn lookup<'s>(state: &'s State, req: &Request) -> Result<&'s Policy, ApiError> {
 }
 
 /// A list of patterns as the JSON map `{pattern: {}}`.
-pub fn rules(patterns: &[String]) -> Rules {
+pub(super) fn rules(patterns: &[String]) -> Rules {
     patterns.iter().map(|p| (p.clone(), Empty {})).collect()
 }
 
 /// `GET /v1/policy/describe/{name}`.
-pub fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     lookup(state, &req)?;
     json(&DescribePolicyResponse {
         name: req.resource.clone(),
@@ -36,7 +36,7 @@ pub fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError>
 }
 
 /// `GET /v1/policy/read/{name}`.
-pub fn read(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn read(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let policy = lookup(state, &req)?;
     json(&PolicyResponse {
         name: req.resource.clone(),
@@ -48,7 +48,7 @@ pub fn read(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
 }
 
 /// `GET /v1/policy/list/{pattern}`.
-pub fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+pub(super) fn list(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     if !valid_pattern(&req.resource) {
         return Err(ApiError::InvalidPattern(req.resource.clone()));
     }

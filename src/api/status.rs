@@ -14,15 +14,15 @@ use crate::routes::ROUTES;
 use crate::state::State;
 
 /// The version this server reports.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(super) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit this server was built from (`KES_BUILD_COMMIT` at build time).
-pub const COMMIT: &str = match option_env!("KES_BUILD_COMMIT") {
+pub(super) const COMMIT: &str = match option_env!("KES_BUILD_COMMIT") {
     Some(c) => c,
     None => "unknown",
 };
 
 /// `GET /version`: no authentication.
-pub fn version() -> Result<Response<Body>, ApiError> {
+pub(super) fn version() -> Result<Response<Body>, ApiError> {
     json(&VersionResponse {
         version: VERSION.to_owned(),
         commit: COMMIT.to_owned(),
@@ -31,9 +31,9 @@ pub fn version() -> Result<Response<Body>, ApiError> {
 
 /// How long a live keystore check may take while the key cache reports the
 /// keystore offline (it failed its last health probe).
-pub const OFFLINE_CHECK: Duration = Duration::from_secs(1);
+pub(super) const OFFLINE_CHECK: Duration = Duration::from_secs(1);
 /// How long a live keystore check may take otherwise.
-pub const ONLINE_CHECK: Duration = Duration::from_secs(5);
+pub(super) const ONLINE_CHECK: Duration = Duration::from_secs(5);
 
 /// The keystore's health as ready and status report it.
 enum Health {
@@ -81,7 +81,7 @@ async fn health(state: &State) -> Health {
 /// `GET /v1/ready`: 200, or 504 `key store is not reachable` when the
 /// keystore cannot be reached (or does not answer within the check's
 /// bound), 502 `key store is unavailable` when it answers with a failure.
-pub async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
     match health(state).await {
         Health::Up(_) => empty(),
         Health::Unreachable => Err(ApiError::KeystoreUnreachable),
@@ -92,7 +92,7 @@ pub async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
 /// `GET /v1/status`. `keystore_unreachable` is set when the live check fails
 /// or the key cache flags the keystore offline; then `keystore_unavailable`
 /// is set too, so the current Go SDK still decodes the response (§1.3).
-pub async fn status(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) async fn status(state: &State) -> Result<Response<Body>, ApiError> {
     let offline = state.cache.is_offline();
     let (latency, failed) = match health(state).await {
         Health::Up(latency) => (
@@ -130,7 +130,7 @@ pub async fn status(state: &State) -> Result<Response<Body>, ApiError> {
 /// Content negotiation: KES serves the protobuf format only to clients that
 /// ask for it; this server always answers in the text format, which every
 /// Prometheus client accepts and the `Content-Type` declares.
-pub fn metrics(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) fn metrics(state: &State) -> Result<Response<Body>, ApiError> {
     let text = state.telemetry.metrics.render();
     let len = text.len();
     let mut resp = Response::new(super::full(text));
@@ -144,12 +144,12 @@ pub fn metrics(state: &State) -> Result<Response<Body>, ApiError> {
 }
 
 /// `GET /v1/log/error`: the error log as a stream of `{"message":…}` lines.
-pub fn error_log(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) fn error_log(state: &State) -> Result<Response<Body>, ApiError> {
     Ok(ndjson_stream(state.telemetry.errors.hub.subscribe()))
 }
 
 /// `GET /v1/log/audit`: one audit event per answered request, as a stream.
-pub fn audit_log(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) fn audit_log(state: &State) -> Result<Response<Body>, ApiError> {
     Ok(ndjson_stream(state.telemetry.audit.hub.subscribe()))
 }
 
@@ -175,7 +175,7 @@ fn go_arch() -> &'static str {
 }
 
 /// `GET /v1/api`: every route with its method, body limit and timeout in seconds.
-pub fn api(state: &State) -> Result<Response<Body>, ApiError> {
+pub(super) fn api(state: &State) -> Result<Response<Body>, ApiError> {
     let routes: Vec<ApiRoute> = ROUTES
         .iter()
         .map(|r| {

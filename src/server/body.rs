@@ -16,14 +16,14 @@ use super::timeouts::RequestGuard;
 /// handed out sets it again. Dropping the body (done, failed or reset) ends
 /// the request. Length, end-of-stream and frames are the inner body's.
 #[derive(Debug)]
-pub struct Watched<B> {
+pub(super) struct Watched<B> {
     inner: B,
     guard: RequestGuard,
 }
 
 impl<B> Watched<B> {
     /// Wraps the body of a response that is ready to send.
-    pub fn new(inner: B, guard: RequestGuard) -> Self {
+    pub(super) fn new(inner: B, guard: RequestGuard) -> Self {
         guard.handed_out();
         Watched { inner, guard }
     }

@@ -13,7 +13,7 @@ use tokio_rustls::server::TlsStream;
 
 /// Why an accepted socket did not become a TLS connection.
 #[derive(Debug)]
-pub enum NoTls {
+pub(super) enum NoTls {
     /// The client spoke plain HTTP; it was answered with KES's 400.
     PlainHttp,
     /// The deadline passed before the handshake finished.
@@ -34,7 +34,7 @@ impl fmt::Display for NoTls {
 
 /// Runs the plain-HTTP check and the TLS handshake on `tcp`, both before
 /// `deadline`.
-pub async fn accept(
+pub(super) async fn accept(
     tcp: TcpStream,
     acceptor: TlsAcceptor,
     deadline: Instant,

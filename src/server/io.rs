@@ -20,11 +20,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::timeouts::{Activity, Protocol};
 
 /// The HTTP/2 client connection preface (RFC 9113 §3.4).
-pub const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(super) const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// I/O that reports reads and writes to an [`Activity`].
 #[derive(Debug)]
-pub struct Tracked<T> {
+pub(super) struct Tracked<T> {
     inner: T,
     activity: Arc<Activity>,
     /// Bytes of the preface matched so far; `None` once decided.
@@ -33,7 +33,7 @@ pub struct Tracked<T> {
 
 impl<T> Tracked<T> {
     /// Wraps `inner` (the TLS stream, right after the handshake).
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Self {
         Tracked {
             inner,
             activity,

@@ -11,21 +11,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Open connections per client address, at most `max` each.
 #[derive(Debug)]
-pub struct PerIp {
+pub(super) struct PerIp {
     max: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// One connection's share of its address's cap; given back on drop.
 #[derive(Debug)]
-pub struct IpSlot {
+pub(super) struct IpSlot {
     table: Arc<PerIp>,
     ip: IpAddr,
 }
 
 impl PerIp {
     /// A table allowing `max` connections per address (at least 1).
-    pub fn new(max: usize) -> Arc<PerIp> {
+    pub(super) fn new(max: usize) -> Arc<PerIp> {
         Arc::new(PerIp {
             max: max.max(1),
             open: Mutex::new(HashMap::new()),
@@ -39,7 +39,7 @@ impl PerIp {
 
     /// A slot for one more connection from `ip`, or `None` when `ip` has
     /// its cap open already.
-    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+    pub(super) fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
         let ip = ip.to_canonical();
         let mut open = self.lock();
         let n = open.entry(ip).or_insert(0);
@@ -55,13 +55,13 @@ impl PerIp {
 
     /// Connections open from `ip`.
     #[cfg(test)]
-    pub fn open(&self, ip: IpAddr) -> usize {
+    pub(super) fn open(&self, ip: IpAddr) -> usize {
         self.lock().get(&ip.to_canonical()).copied().unwrap_or(0)
     }
 
     /// Addresses with connections open.
     #[cfg(test)]
-    pub fn addresses(&self) -> usize {
+    pub(super) fn addresses(&self) -> usize {
         self.lock().len()
     }
 }

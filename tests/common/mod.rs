@@ -5,6 +5,12 @@
 //! Identities: `admin` (admin API key), `minio` (the MinIO policy from
 //! `policies/minio.yaml`: may generate, may not delete), `auditor` (read-only
 //! policy), `unknown` (no policy).
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 #![allow(dead_code)]
 
 pub mod prom;

@@ -6,6 +6,12 @@
 //! no duplicate series, no family without samples, histogram invariants
 //! (increasing `le`, cumulative counts, `+Inf` bucket equal to `_count`,
 //! a `_sum`). Anything else is an `Err` naming the offending line.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

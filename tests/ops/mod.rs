@@ -5,6 +5,12 @@
 //!
 //! Time-dependent tests shorten the key cache's health probe to [`PROBE`] via
 //! `kes::server::Options` and wait by polling a condition with a deadline.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

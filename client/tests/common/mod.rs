@@ -1,6 +1,12 @@
 //! A tiny scripted HTTPS server for client tests: hyper + tokio-rustls on `127.0.0.1:0`, a self-signed server
 //! certificate, mandatory client certificates (any certificate, proof of possession checked), a hit counter and a
 //! log of every request with the caller's identity.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(clippy::unwrap_used, reason = "test support code may panic")]
 

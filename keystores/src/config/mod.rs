@@ -55,7 +55,7 @@ pub enum KeystoreConfig {
 
 /// Every keystore section KES knows, and whether its settings sit one level
 /// deeper under a service name (`aws: { secretsmanager: {…} }`).
-pub const KES_SECTIONS: &[(&str, bool)] = &[
+pub(crate) const KES_SECTIONS: &[(&str, bool)] = &[
     ("fs", false),
     ("vault", false),
     ("aws", true),

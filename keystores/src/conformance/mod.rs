@@ -16,6 +16,11 @@
 //! can run against a store that already holds other keys (a shared Vault, a
 //! cloud account). It deletes what it created before returning. It panics with
 //! a descriptive message on the first violation, which is what a test wants.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a test suite: a panic is the failure report"
+)]
 
 use std::sync::Arc;
 

@@ -3,6 +3,11 @@
 //! deleted keys, exactly one winner among concurrent updates from one
 //! revision, no lost update among concurrent read-modify-write loops, and an
 //! update racing a delete never bringing the key back.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a test suite: a panic is the failure report"
+)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use super::{ObjectServer, timestamp};
 use crate::error::Result;
 
 /// Owner reported in listings (single-tenant server).
-pub fn owner() -> Owner {
+pub(super) fn owner() -> Owner {
     Owner {
         display_name: Some("minio".to_owned()),
         id: Some("02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4".to_owned()),

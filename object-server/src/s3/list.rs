@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::storage::ObjectMeta;
 
 /// Default and maximum page size.
-pub const MAX_KEYS: usize = 1000;
+pub(super) const MAX_KEYS: usize = 1000;
 
 /// Characters left unescaped by `encoding-type=url` (RFC 3986 unreserved plus `/`).
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -24,7 +24,7 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// One page of a listing.
 #[derive(Debug, Default)]
-pub struct Page<'a> {
+pub(super) struct Page<'a> {
     /// Objects on this page.
     pub contents: Vec<&'a ObjectMeta>,
     /// Common prefixes on this page.
@@ -36,7 +36,7 @@ pub struct Page<'a> {
 }
 
 /// Paginates `all` (sorted by key, already filtered by `prefix`) after `after`.
-pub fn page<'a>(
+pub(super) fn page<'a>(
     all: &'a [ObjectMeta],
     prefix: &str,
     delimiter: Option<&str>,

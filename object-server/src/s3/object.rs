@@ -22,7 +22,7 @@ use crate::storage::{ObjectHandle, ObjectMeta};
 
 /// Content headers stored with an object.
 #[derive(Debug, Default, Clone)]
-pub struct ContentHeaders {
+pub(super) struct ContentHeaders {
     pub content_type: Option<String>,
     pub content_encoding: Option<String>,
     pub content_disposition: Option<String>,
@@ -32,7 +32,7 @@ pub struct ContentHeaders {
 }
 
 /// `Content-Encoding` without the transport-only `aws-chunked` token (S3 never stores it).
-pub fn stored_content_encoding(v: Option<&String>) -> Option<String> {
+pub(super) fn stored_content_encoding(v: Option<&String>) -> Option<String> {
     let kept: Vec<&str> = v?
         .split(',')
         .map(str::trim)
@@ -42,7 +42,7 @@ pub fn stored_content_encoding(v: Option<&String>) -> Option<String> {
 }
 
 /// A new object's metadata skeleton.
-pub fn new_meta(key: &str, content: ContentHeaders, user: BTreeMap<String, String>) -> ObjectMeta {
+pub(super) fn new_meta(key: &str, content: ContentHeaders, user: BTreeMap<String, String>) -> ObjectMeta {
     ObjectMeta {
         format: crate::storage::file::FORMAT,
         key: key.to_owned(),
@@ -64,7 +64,7 @@ pub fn new_meta(key: &str, content: ContentHeaders, user: BTreeMap<String, Strin
 
 /// The stored ETag of a new encrypted single part / part: the client's Content-MD5 or 16 random
 /// bytes, sealed under the OEK's ETag key (96 hex).
-pub fn sealed_etag(oek: &ObjectKey, content_md5: Option<[u8; 16]>) -> Result<String> {
+pub(super) fn sealed_etag(oek: &ObjectKey, content_md5: Option<[u8; 16]>) -> Result<String> {
     let value = content_md5.unwrap_or_else(|| {
         let mut r = [0u8; 16];
         rand::rng().fill_bytes(&mut r);
@@ -74,7 +74,7 @@ pub fn sealed_etag(oek: &ObjectKey, content_md5: Option<[u8; 16]>) -> Result<Str
 }
 
 /// One key per DARE stream of the object.
-pub fn stream_keys(meta: &ObjectMeta, oek: &ObjectKey) -> Vec<Key32> {
+pub(super) fn stream_keys(meta: &ObjectMeta, oek: &ObjectKey) -> Vec<Key32> {
     if meta.parts.is_empty() {
         vec![oek.0.clone()]
     } else {
@@ -83,7 +83,7 @@ pub fn stream_keys(meta: &ObjectMeta, oek: &ObjectKey) -> Vec<Key32> {
 }
 
 /// Checks stored sizes against the encryption state (tampering → `ObjectTampered`).
-pub fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
+pub(super) fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
     let expect = |plain: u64| {
         if encrypted {
             encrypted_size(plain)
@@ -111,7 +111,7 @@ pub fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
 }
 
 /// Evaluates If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304).
-pub fn check_conditions(
+pub(super) fn check_conditions(
     etag: &str,
     last_modified_ns: u64,
     if_match: Option<&ETagCondition>,

@@ -31,7 +31,7 @@ fn any_header(headers: &HeaderMap, names: &[&str]) -> bool {
 
 /// Which operation parses SSE-C headers; it decides how validation errors are reported.
 #[derive(Debug, Clone, Copy)]
-pub enum WriteOp<'a> {
+pub(super) enum WriteOp<'a> {
     /// PutObject wraps every header error as `Invalid arguments provided for b/o: (…)`.
     PutObject { bucket: &'a str, key: &'a str },
     /// CreateMultipartUpload, CopyObject destination, UploadPart, Complete: §4.2 mapping.
@@ -39,7 +39,7 @@ pub enum WriteOp<'a> {
 }
 
 /// Maps an SSE-C header error for operations other than PutObject (§4.2).
-pub fn ssec_error(e: SseCError) -> Error {
+pub(super) fn ssec_error(e: SseCError) -> Error {
     match e {
         SseCError::InvalidAlgorithm => Error::SseCAlgorithm,
         SseCError::MissingKey => Error::SseCMissingKey,
@@ -115,7 +115,7 @@ impl ObjectServer {
 /// * unencrypted object + SSE-C headers → `EncryptionNotApplicable`;
 /// * SSE-C object without headers → `ObjectEncrypted`; bad headers → §4.2; wrong key → 403;
 /// * SSE-S3/KMS object → needs a KMS (`KmsNotConfigured`), or `ObjectEncrypted` with SSE-C headers.
-pub fn open_for_read(
+pub(super) fn open_for_read(
     stored: &StoredEncryption,
     ssec: SseCHeaders<'_>,
     bucket: &str,

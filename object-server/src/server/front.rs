@@ -18,14 +18,14 @@ use super::watch::{Activity, RequestGuard};
 
 /// The per-connection service.
 #[derive(Clone)]
-pub struct Front {
+pub(super) struct Front {
     s3: S3Service,
     activity: Arc<Activity>,
 }
 
 impl Front {
     /// A service for one connection.
-    pub fn new(s3: S3Service, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(s3: S3Service, activity: Arc<Activity>) -> Self {
         Front { s3, activity }
     }
 }
@@ -59,7 +59,7 @@ impl hyper::service::Service<Request<Incoming>> for Front {
 
 /// A response body that keeps its request in flight until dropped and tells the
 /// [`Activity`] when it has handed hyper a frame the peer has not made room for yet.
-pub struct ResponseBody {
+pub(super) struct ResponseBody {
     inner: s3s::Body,
     activity: Arc<Activity>,
     id: u64,

@@ -19,7 +19,7 @@ use crate::config::Limits;
 
 /// What the per-client cap counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientKey {
+pub(super) enum ClientKey {
     /// An IPv4 address (IPv4-mapped IPv6 addresses included).
     V4(Ipv4Addr),
     /// The first 64 bits of an IPv6 address.
@@ -28,7 +28,7 @@ pub enum ClientKey {
 
 impl ClientKey {
     /// The key of a peer address.
-    pub fn of(ip: IpAddr) -> ClientKey {
+    pub(super) fn of(ip: IpAddr) -> ClientKey {
         match ip {
             IpAddr::V4(a) => ClientKey::V4(a),
             IpAddr::V6(a) => match a.to_ipv4_mapped() {
@@ -47,7 +47,7 @@ type Counts = Arc<Mutex<HashMap<ClientKey, usize>>>;
 
 /// The global and per-client connection caps.
 #[derive(Debug, Clone)]
-pub struct ConnLimiter {
+pub(super) struct ConnLimiter {
     global: Arc<Semaphore>,
     per_client: Counts,
     per_client_max: usize,
@@ -55,7 +55,7 @@ pub struct ConnLimiter {
 
 impl ConnLimiter {
     /// Caps from `limits`.
-    pub fn new(limits: &Limits) -> Self {
+    pub(super) fn new(limits: &Limits) -> Self {
         ConnLimiter {
             global: Arc::new(Semaphore::new(limits.max_connections)),
             per_client: Arc::new(Mutex::new(HashMap::new())),
@@ -64,17 +64,17 @@ impl ConnLimiter {
     }
 
     /// A global permit if one is free now.
-    pub fn try_global(&self) -> Option<OwnedSemaphorePermit> {
+    pub(super) fn try_global(&self) -> Option<OwnedSemaphorePermit> {
         self.global.clone().try_acquire_owned().ok()
     }
 
     /// Waits for a global permit.
-    pub async fn global(&self) -> Option<OwnedSemaphorePermit> {
+    pub(super) async fn global(&self) -> Option<OwnedSemaphorePermit> {
         self.global.clone().acquire_owned().await.ok()
     }
 
     /// A place for one more connection from `ip`, or `None` when it has reached the cap.
-    pub fn client(&self, ip: IpAddr) -> Option<ClientSlot> {
+    pub(super) fn client(&self, ip: IpAddr) -> Option<ClientSlot> {
         let key = ClientKey::of(ip);
         let mut counts = self
             .per_client
@@ -94,7 +94,7 @@ impl ConnLimiter {
 
 /// One connection's place under its client's cap.
 #[derive(Debug)]
-pub struct ClientSlot {
+pub(super) struct ClientSlot {
     key: ClientKey,
     counts: Counts,
 }
@@ -113,7 +113,7 @@ impl Drop for ClientSlot {
 
 /// The soft `RLIMIT_NOFILE` of this process, from a `/proc/<pid>/limits` text (`None` when
 /// unlimited or unreadable).
-pub fn open_files_limit(proc_limits: &str) -> Option<u64> {
+pub(super) fn open_files_limit(proc_limits: &str) -> Option<u64> {
     let line = proc_limits
         .lines()
         .find(|l| l.starts_with("Max open files"))?;

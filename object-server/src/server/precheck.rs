@@ -25,7 +25,7 @@ pub const POST_FORM_NOT_IMPLEMENTED: &str =
 
 /// Why a request is refused up front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(super) enum Refusal {
     /// A `multipart/form-data` POST.
     PostForm,
     /// A presigned URL valid for more than a week.
@@ -33,7 +33,7 @@ pub enum Refusal {
 }
 
 /// The refusal for a request head, if any.
-pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Refusal> {
+pub(super) fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Refusal> {
     if method == Method::POST && is_form(headers) {
         return Some(Refusal::PostForm);
     }
@@ -58,7 +58,7 @@ impl Refusal {
 
     /// The S3 XML error response. A refused form's body is never read, so an HTTP/1.x
     /// connection is closed after the response (`Connection: close`).
-    pub fn response(self, version: Version) -> Response<s3s::Body> {
+    pub(super) fn response(self, version: Version) -> Response<s3s::Body> {
         let status = match self {
             Refusal::PostForm => StatusCode::NOT_IMPLEMENTED,
             Refusal::ExpiresTooLong => StatusCode::BAD_REQUEST,

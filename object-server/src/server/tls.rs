@@ -11,7 +11,7 @@ use tokio_rustls::TlsAcceptor;
 use super::ServerError;
 
 /// Loads `cert` (PEM chain) and `key` (PEM private key) into an acceptor.
-pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError> {
+pub(super) fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| ServerError::Tls(format!("{}: {e}", cert.display())))?
         .collect::<Result<_, _>>()

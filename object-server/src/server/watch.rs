@@ -44,7 +44,7 @@ const PROTO_H2: u8 = 2;
 
 /// Why a connection was ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub(super) enum Expiry {
     /// No complete first request head within the header timeout of accept.
     FirstRequest,
     /// An HTTP/1.1 request head not complete within the header timeout of its first byte.
@@ -68,7 +68,7 @@ impl std::fmt::Display for Expiry {
 
 /// What one connection is doing; shared by its I/O, its requests and its watchdog.
 #[derive(Debug)]
-pub struct Activity {
+pub(super) struct Activity {
     start: Instant,
     header_ms: u64,
     idle_ms: u64,
@@ -93,7 +93,7 @@ fn ms(d: Duration) -> u64 {
 
 impl Activity {
     /// A connection accepted now.
-    pub fn new(limits: &Limits) -> Arc<Activity> {
+    pub(super) fn new(limits: &Limits) -> Arc<Activity> {
         Arc::new(Activity {
             start: Instant::now(),
             header_ms: ms(limits.header_timeout),
@@ -137,7 +137,7 @@ impl Activity {
     }
 
     /// A request head was handed to the service; in flight until the guard is dropped.
-    pub fn request_started(self: &Arc<Self>) -> RequestGuard {
+    pub(super) fn request_started(self: &Arc<Self>) -> RequestGuard {
         self.in_flight.fetch_add(1, SeqCst);
         self.served.store(true, SeqCst);
         self.head_since.store(NONE, SeqCst);
@@ -145,7 +145,7 @@ impl Activity {
     }
 
     /// A fresh id for a response body.
-    pub fn body_id(&self) -> u64 {
+    pub(super) fn body_id(&self) -> u64 {
         self.next_body.fetch_add(1, SeqCst)
     }
 
@@ -154,13 +154,13 @@ impl Activity {
     }
 
     /// Body `id` handed hyper a frame (or was just created): the peer must take it.
-    pub fn body_handed(&self, id: u64) {
+    pub(super) fn body_handed(&self, id: u64) {
         let now = self.now_ms();
         self.waiting().insert(id, now);
     }
 
     /// Body `id` was asked for its next frame (or was dropped).
-    pub fn body_polled(&self, id: u64) {
+    pub(super) fn body_polled(&self, id: u64) {
         self.waiting().remove(&id);
     }
 
@@ -203,7 +203,7 @@ impl Activity {
 
 /// Marks one request in flight until dropped (it lives as long as the response body).
 #[derive(Debug)]
-pub struct RequestGuard(Arc<Activity>);
+pub(super) struct RequestGuard(Arc<Activity>);
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
@@ -216,7 +216,7 @@ impl Drop for RequestGuard {
 }
 
 /// Resolves once the connection has expired.
-pub async fn expired(activity: Arc<Activity>) -> Expiry {
+pub(super) async fn expired(activity: Arc<Activity>) -> Expiry {
     let recheck = activity.recheck();
     loop {
         let now = Instant::now();
@@ -231,7 +231,7 @@ pub async fn expired(activity: Arc<Activity>) -> Expiry {
 /// Connection I/O that reports to an [`Activity`]: reads sniff the protocol and start request
 /// heads; writes report being blocked and making progress.
 #[derive(Debug)]
-pub struct Tracked<T> {
+pub(super) struct Tracked<T> {
     inner: T,
     activity: Arc<Activity>,
     /// Bytes of the h2 preface matched so far; `None` once the protocol is known.
@@ -240,7 +240,7 @@ pub struct Tracked<T> {
 
 impl<T> Tracked<T> {
     /// Wraps `inner` (the plain TCP stream or the TLS stream after the handshake).
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Self {
         Tracked {
             inner,
             activity,

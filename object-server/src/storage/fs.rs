@@ -46,7 +46,7 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 
 /// S3 bucket-name rules (3–63 chars of `a-z 0-9 . -`, alphanumeric at both ends, no `..`).
 /// Guarantees the name is a single safe path component.
-pub fn valid_bucket_name(name: &str) -> bool {
+pub(super) fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
     (3..=63).contains(&b.len())
         && b.iter()

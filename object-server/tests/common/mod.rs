@@ -1,5 +1,11 @@
 //! Shared harness for the interop tests: the real `object-server` binary on an ephemeral port,
 //! per-test rcgen certificates, and the real aws-cli / boto3 from the services virtualenv.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 // Test code: unwrapping is the assertion.

@@ -1,6 +1,12 @@
 //! Raw clients for connection-level tests: TLS over a TCP socket bound to a chosen local
 //! address, HTTP/1.1 response reading, a minimal h2 framer (enough for one GET), waiting for a
 //! connection to close, and the server's resident memory.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

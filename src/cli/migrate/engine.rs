@@ -27,17 +27,17 @@ use keystores::{Error, Keystore};
 use super::glob::Glob;
 
 /// Names asked for per `list` call.
-pub const PAGE: usize = 1000;
+pub(super) const PAGE: usize = 1000;
 /// Keys copied concurrently.
-pub const IN_FLIGHT: usize = 16;
+pub(super) const IN_FLIGHT: usize = 16;
 /// A run stops after this many failed keys.
-pub const MAX_FAILURES: u64 = 100;
+pub(super) const MAX_FAILURES: u64 = 100;
 /// Interval of [`Event::Tick`].
-pub const TICK: Duration = Duration::from_secs(1);
+pub(super) const TICK: Duration = Duration::from_secs(1);
 
 /// What to do.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(super) struct Plan {
     /// Which names.
     pub pattern: Glob,
     /// Skip (and count) keys that exist at the target instead of stopping.
@@ -48,7 +48,7 @@ pub struct Plan {
 
 /// Counts so far. `copied` counts "would be copied" in a dry run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
+pub(super) struct Tally {
     /// Matching names listed at the source.
     pub total: u64,
     /// Created at the target.
@@ -61,14 +61,14 @@ pub struct Tally {
 
 impl Tally {
     /// Keys with an outcome.
-    pub fn done(&self) -> u64 {
+    pub(super) fn done(&self) -> u64 {
         self.copied + self.skipped + self.failed
     }
 }
 
 /// What happened to one key.
 #[derive(Debug)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// Created at the target (dry run: would be).
     Copied,
     /// The target already has the key; it was left as it is.
@@ -81,7 +81,7 @@ pub enum Outcome {
 
 /// Which keystore an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(super) enum Side {
     /// `--from`.
     Source,
     /// `--to`.
@@ -99,7 +99,7 @@ impl std::fmt::Display for Side {
 
 /// Why a run ended before every key had an outcome.
 #[derive(Debug)]
-pub enum Stop {
+pub(super) enum Stop {
     /// Keys exist at the target and `merge` is off: the first of them (by name) and how many.
     Exists {
         /// The first existing key.
@@ -117,7 +117,7 @@ pub enum Stop {
 
 /// The result of a run.
 #[derive(Debug)]
-pub struct Summary {
+pub(super) struct Summary {
     /// Final counts.
     pub tally: Tally,
     /// `None` if every listed key got an outcome.
@@ -128,7 +128,7 @@ pub struct Summary {
 
 /// A report of progress.
 #[derive(Debug)]
-pub enum Event<'a> {
+pub(super) enum Event<'a> {
     /// Listing: this many names seen so far.
     Listing(u64),
     /// Listing done; copying starts (`tally.total` is known).
@@ -140,7 +140,7 @@ pub enum Event<'a> {
 }
 
 /// Receives the events of a run.
-pub trait Observer {
+pub(super) trait Observer {
     /// One event, with the counts after it.
     fn event(&mut self, event: Event<'_>, tally: &Tally);
 }
@@ -148,7 +148,7 @@ pub trait Observer {
 /// A keystore could not be listed; nothing was written.
 #[derive(Debug, thiserror::Error)]
 #[error("listing the keys {side}: {error}")]
-pub struct ListFailed {
+pub(super) struct ListFailed {
     /// Which keystore.
     pub side: Side,
     /// Its error.
@@ -159,7 +159,7 @@ pub struct ListFailed {
 ///
 /// # Errors
 /// Only a failed listing (nothing has been written then); per-key errors are in the summary.
-pub async fn run(
+pub(super) async fn run(
     src: Arc<dyn Keystore>,
     dst: Arc<dyn Keystore>,
     plan: &Plan,

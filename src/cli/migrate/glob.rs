@@ -7,7 +7,7 @@
 
 /// A parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob {
+pub(super) struct Glob {
     tokens: Vec<Token>,
 }
 
@@ -29,7 +29,7 @@ enum Token {
 /// A malformed pattern; the text says what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid pattern '{pattern}': {reason}")]
-pub struct BadPattern {
+pub(super) struct BadPattern {
     pattern: String,
     reason: &'static str,
 }
@@ -40,7 +40,7 @@ impl Glob {
     /// # Errors
     /// [`BadPattern`] for an unterminated or empty class, a range endpoint that is an unescaped `-` or `]`, a
     /// reversed range, or a trailing `\`.
-    pub fn parse(pattern: &str) -> Result<Glob, BadPattern> {
+    pub(super) fn parse(pattern: &str) -> Result<Glob, BadPattern> {
         let bad = |reason| BadPattern {
             pattern: pattern.to_owned(),
             reason,
@@ -79,7 +79,7 @@ impl Glob {
     }
 
     /// Whether the whole of `name` matches.
-    pub fn matches(&self, name: &str) -> bool {
+    pub(super) fn matches(&self, name: &str) -> bool {
         let text: Vec<char> = name.chars().collect();
         let (mut p, mut i) = (0, 0);
         // The last `*` seen and the text position it is currently assumed to stretch to.
@@ -112,7 +112,7 @@ impl Glob {
     }
 
     /// The literal characters every match starts with (`my-` for `my-*`): the prefix to list with.
-    pub fn literal_prefix(&self) -> String {
+    pub(super) fn literal_prefix(&self) -> String {
         self.tokens
             .iter()
             .map_while(|t| match t {

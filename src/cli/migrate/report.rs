@@ -23,7 +23,7 @@ enum Mode {
 }
 
 /// The [`Observer`] of the `kes migrate` command.
-pub struct Reporter {
+pub(super) struct Reporter {
     mode: Mode,
     dry_run: bool,
     merge: bool,
@@ -32,7 +32,7 @@ pub struct Reporter {
 
 impl Reporter {
     /// A bar if stderr is a terminal and not `quiet`, else lines, or nothing with `quiet`.
-    pub fn new(quiet: bool, dry_run: bool, merge: bool, pattern: &str) -> Self {
+    pub(super) fn new(quiet: bool, dry_run: bool, merge: bool, pattern: &str) -> Self {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -58,7 +58,7 @@ impl Reporter {
     ///
     /// # Errors
     /// Writing stdout failed (a closed pipe is not an error).
-    pub fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
+    pub(super) fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
@@ -69,7 +69,7 @@ impl Reporter {
     }
 
     /// Clears the bar after a run that failed before it had a summary.
-    pub fn abandon(&mut self) {
+    pub(super) fn abandon(&mut self) {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
@@ -171,7 +171,7 @@ fn counts(t: &Tally) -> String {
 }
 
 /// The one-line summary: counts, total and elapsed time.
-pub fn summary_line(s: &Summary, dry_run: bool) -> String {
+pub(super) fn summary_line(s: &Summary, dry_run: bool) -> String {
     let t = &s.tally;
     let secs = s.elapsed.as_secs_f64();
     let not_done = t.total.saturating_sub(t.done());
