@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vaultrs::api::sys::requests::ReadHealthRequest;
+use rustify::endpoint::Endpoint;
+use rustify::enums::{RequestMethod, RequestType, ResponseType};
 use vaultrs::client::VaultClient;
 use vaultrs::error::ClientError;
 
@@ -29,13 +30,37 @@ enum Health {
 
 const HEALTH_PATH: &str = "sys/health";
 
+/// `GET /v1/sys/health?standbyok=true&perfstandbyok=true`. vaultrs' own
+/// request expects fields OpenBao does not send (`performance_standby`);
+/// this one reads only the two flags it needs.
+struct HealthRequest;
+
+#[derive(serde::Deserialize)]
+struct HealthResponse {
+    initialized: bool,
+    sealed: bool,
+}
+
+impl Endpoint for HealthRequest {
+    type Response = HealthResponse;
+    const REQUEST_BODY_TYPE: RequestType = RequestType::JSON;
+    const RESPONSE_BODY_TYPE: ResponseType = ResponseType::JSON;
+
+    fn path(&self) -> String {
+        HEALTH_PATH.to_owned()
+    }
+
+    fn method(&self) -> RequestMethod {
+        RequestMethod::GET
+    }
+
+    fn query(&self) -> Result<Option<String>, rustify::errors::ClientError> {
+        Ok(Some("standbyok=true&perfstandbyok=true".to_owned()))
+    }
+}
+
 async fn health(root: &VaultClient) -> Result<Health, Error> {
-    let request = ReadHealthRequest::builder()
-        .standbyok(true)
-        .perfstandbyok(true)
-        .build()
-        .map_err(|e| Error::backend(format!("vault: health request: {e}")))?;
-    match vaultrs::api::exec_with_no_result(root, request).await {
+    match vaultrs::api::exec_with_no_result(root, HealthRequest).await {
         Ok(h) if !h.initialized => Ok(Health::Uninitialized),
         Ok(h) if h.sealed => Ok(Health::Sealed),
         Ok(_) => Ok(Health::Ready),
