@@ -6,7 +6,7 @@
 //! - Renew (`auth/token/renew-self`, increment = the login's TTL) when half
 //!   of the current TTL has passed.
 //! - Log in again instead when the token is not renewable (batch tokens),
-//!   when renewal fails, or when it grants less than half of the login's
+//!   when renewal fails, or when it grants no more than half of the login's
 //!   TTL (the token approaches its max TTL): the new token replaces the old
 //!   one while the old one is still valid, so requests never see a gap.
 //! - A failed login is retried every [`LOGIN_RETRY`].
@@ -223,7 +223,7 @@ pub(super) async fn renew_loop(session: Arc<Session>, mut lease: Lease) {
         }
         if lease.renewable && !lease.ttl.is_zero() {
             match session.renew(granted).await {
-                Ok(renewed) if renewed.renewable && renewed.ttl * 2 >= granted => {
+                Ok(renewed) if renewed.renewable && renewed.ttl * 2 > granted => {
                     tracing::debug!(ttl = ?renewed.ttl, "vault token renewed");
                     lease = renewed;
                     continue;
