@@ -2,7 +2,7 @@
 //! section points at OpenBao serves create / generate / decrypt; OpenBao is
 //! stopped mid-run (cached keys keep working with `cache.expiry.offline`,
 //! 502 without it, the server stays up, and it recovers when OpenBao
-//! returns); a token living two seconds is renewed without failed requests;
+//! returns); a token living three seconds is renewed without failed requests;
 //! secrets written by hand in KES's layout (legacy JSON and protobuf values)
 //! are read and decrypt KES's known-answer ciphertexts.
 //!
@@ -263,14 +263,14 @@ async fn openbao_stopped_mid_run_then_back() {
 }
 
 #[tokio::test]
-async fn a_two_second_token_is_renewed_without_failed_requests() {
+async fn a_three_second_token_is_renewed_without_failed_requests() {
     let Some(bao) = OpenBao::dev().await else {
         return;
     };
-    let section = vault_section(&bao, json!({"token_ttl": "2s", "token_max_ttl": "5s"})).await;
+    let section = vault_section(&bao, json!({"token_ttl": "3s", "token_max_ttl": "7s"})).await;
     let kes = Kes::start(&section, "").await;
     // Every request reaches OpenBao: a create, and the first read of it.
-    let end = Instant::now() + Duration::from_secs(9);
+    let end = Instant::now() + Duration::from_secs(10);
     let mut i = 0;
     while Instant::now() < end {
         let name = format!("k{i}");

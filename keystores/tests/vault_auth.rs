@@ -67,11 +67,11 @@ async fn a_short_lived_token_is_renewed_then_replaced_without_failed_requests() 
     let Some(bao) = OpenBao::dev().await else {
         return;
     };
-    // Renewals every second; the max TTL forces a new login after ~5 s.
-    let role = approle(&bao, json!({"token_ttl": "2s", "token_max_ttl": "5s"})).await;
+    // Renewals every 1.5 s; the max TTL forces new logins every ~6 s.
+    let role = approle(&bao, json!({"token_ttl": "3s", "token_max_ttl": "7s"})).await;
     let store = open(&bao, json!({"version": "v2", "approle": role})).await;
     store.create("k", b"v").await.unwrap();
-    keep_reading(store.as_ref(), "k", Duration::from_secs(12)).await;
+    keep_reading(store.as_ref(), "k", Duration::from_secs(13)).await;
 }
 
 #[tokio::test]
@@ -82,12 +82,12 @@ async fn renewal_alone_keeps_a_short_lived_token_alive() {
     // The secret ID allows one login: only renewal can keep the token.
     let role = approle(
         &bao,
-        json!({"token_ttl": "2s", "token_max_ttl": "1h", "secret_id_num_uses": 1}),
+        json!({"token_ttl": "3s", "token_max_ttl": "1h", "secret_id_num_uses": 1}),
     )
     .await;
     let store = open(&bao, json!({"version": "v2", "approle": role.clone()})).await;
     store.create("k", b"v").await.unwrap();
-    keep_reading(store.as_ref(), "k", Duration::from_secs(7)).await;
+    keep_reading(store.as_ref(), "k", Duration::from_secs(8)).await;
     let login = json!({"role_id": role["id"], "secret_id": role["secret"]});
     let (status, _) = bao
         .call(None, "POST", "auth/approle/login", Some(login))
@@ -101,10 +101,10 @@ async fn batch_tokens_are_replaced_by_logging_in_again() {
     let Some(bao) = OpenBao::dev().await else {
         return;
     };
-    let role = approle(&bao, json!({"token_type": "batch", "token_ttl": "2s"})).await;
+    let role = approle(&bao, json!({"token_type": "batch", "token_ttl": "3s"})).await;
     let store = open(&bao, json!({"version": "v2", "approle": role})).await;
     store.create("k", b"v").await.unwrap();
-    keep_reading(store.as_ref(), "k", Duration::from_secs(7)).await;
+    keep_reading(store.as_ref(), "k", Duration::from_secs(8)).await;
 }
 
 #[tokio::test]
@@ -196,13 +196,13 @@ async fn kubernetes_login_rereads_the_jwt_file_at_each_login() {
         "auth/kubernetes/role/kes",
         Some(json!({
             "role_type": "jwt", "bound_audiences": ["kes"], "user_claim": "sub",
-            "token_policies": ["kes"], "token_type": "batch", "token_ttl": "2s",
+            "token_policies": ["kes"], "token_type": "batch", "token_ttl": "3s",
             "expiration_leeway": -1, "not_before_leeway": -1, "clock_skew_leeway": -1,
         })),
     )
     .await;
     let claims = |exp: u64| json!({"sub": "system:serviceaccount:kes", "aud": "kes", "iat": now(), "exp": exp});
-    let short = jwt(&signer, &claims(now() + 3));
+    let short = jwt(&signer, &claims(now() + 4));
     let file = bao.dir.path().join("sa").join("token");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, format!("{short}\n")).unwrap();
@@ -215,7 +215,7 @@ async fn kubernetes_login_rereads_the_jwt_file_at_each_login() {
     store.create("k", b"v").await.unwrap();
     // Kubernetes rotates the projected token; the old one expires soon.
     std::fs::write(&file, jwt(&signer, &claims(now() + 600))).unwrap();
-    keep_reading(store.as_ref(), "k", Duration::from_secs(7)).await;
+    keep_reading(store.as_ref(), "k", Duration::from_secs(8)).await;
     let (status, _) = bao
         .call(
             None,
