@@ -21,13 +21,15 @@
 //! - `mem` (feature `memory`): [`MemKeystore`], in memory (`kes server --dev`
 //!   and tests).
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
+//! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
+//!   K/V v1 or v2 at KES's paths, optional transit wrapping.
 //! - `cache`: [`Cache`], a caching decorator over any [`Keystore`] with KES's
 //!   any/unused/offline expiry, single-flight reads and a health probe.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`. A backend whose feature is off still parses in
+//! `memory`, `vault`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -54,6 +56,8 @@ mod fs;
 mod mem;
 mod revision;
 mod text;
+#[cfg(feature = "vault")]
+mod vault;
 
 pub use cache::{Cache, CacheConfig};
 pub use config::{KeystoreConfig, open};
@@ -62,6 +66,8 @@ pub use fs::FsKeystore;
 #[cfg(feature = "memory")]
 pub use mem::MemKeystore;
 pub use revision::{Revision, Versioned};
+#[cfg(feature = "vault")]
+pub use vault::{VaultConfig, VaultKeystore};
 
 /// A boxed error from a backend's own library, kept as a source for logs only.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

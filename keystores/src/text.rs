@@ -9,7 +9,10 @@ pub(crate) struct Text(pub(crate) String);
 
 impl Text {
     /// The trimmed text, or `None` if it is empty.
-    #[cfg_attr(not(feature = "fs"), allow(dead_code, reason = "used by backends"))]
+    #[cfg_attr(
+        not(any(feature = "fs", feature = "vault")),
+        allow(dead_code, reason = "used by backends")
+    )]
     pub(crate) fn non_empty(&self) -> Option<&str> {
         Some(self.0.trim()).filter(|s| !s.is_empty())
     }

@@ -44,6 +44,9 @@ pub enum KeystoreConfig {
         /// [`KeystoreConfig::resolve_paths`]).
         path: PathBuf,
     },
+    /// `keystore.vault`: HashiCorp Vault / OpenBao K/V v1 or v2.
+    #[cfg(feature = "vault")]
+    Vault(Box<crate::VaultConfig>),
     /// A keystore KES knows but this build does not include (its backend is
     /// not written yet or its cargo feature is off). It parses, so KES
     /// configs load; [`KeystoreConfig::check`] and [`open`] report it.
@@ -82,6 +85,8 @@ impl KeystoreConfig {
                     *path = base.join(&*path);
                 }
             }
+            #[cfg(feature = "vault")]
+            KeystoreConfig::Vault(config) => config.resolve_paths(base),
             KeystoreConfig::NotBuilt { .. } => {
                 let _ = base;
             }
@@ -97,6 +102,8 @@ impl KeystoreConfig {
             KeystoreConfig::Memory => Ok(()),
             #[cfg(feature = "fs")]
             KeystoreConfig::Fs { .. } => Ok(()),
+            #[cfg(feature = "vault")]
+            KeystoreConfig::Vault(_) => Ok(()),
             KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
         }
     }
@@ -108,7 +115,8 @@ impl KeystoreConfig {
 /// [`Error::Unsupported`] for [`KeystoreConfig::NotBuilt`] (the message names
 /// the section and lists the built-in ones); otherwise the backend's own
 /// open errors (fs: [`Error::Backend`] if the directory cannot be created or
-/// read).
+/// read; vault: [`Error::Unreachable`] if Vault cannot be reached, else
+/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file).
 pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
     match config {
         #[cfg(feature = "memory")]
@@ -121,6 +129,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
                 .map_err(Error::backend)??;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "vault")]
+        KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
         KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
     }
 }
@@ -130,6 +140,9 @@ fn not_built(section: &str) -> Error {
     let mut built = Vec::new();
     if cfg!(feature = "fs") {
         built.push("keystore.fs");
+    }
+    if cfg!(feature = "vault") {
+        built.push("keystore.vault");
     }
     let built = if built.is_empty() {
         "none".to_owned()
@@ -201,6 +214,13 @@ fn entry<'de, A: MapAccess<'de>>(
             .next_value()
             .map_err(|e| de::Error::custom(format!("keystore.fs: {e}")))?;
         return Ok(section.map(|s| s.into_path().map(|path| KeystoreConfig::Fs { path })));
+    }
+    #[cfg(feature = "vault")]
+    if name == "vault" {
+        let section: Option<crate::vault::Section> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.vault: {e}")))?;
+        return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Vault(Box::new(c)))));
     }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {
@@ -278,12 +298,12 @@ impl<'de> Visitor<'de> for FirstKeyVisitor {
     }
 }
 
-#[cfg(all(test, feature = "fs", feature = "memory"))]
+#[cfg(all(test, feature = "fs", feature = "memory", feature = "vault"))]
 mod tests;
 
 /// With the `fs` feature off, `keystore.fs` is a section like any other
 /// that this build does not include.
-#[cfg(all(test, not(feature = "fs")))]
+#[cfg(all(test, not(feature = "fs"), not(feature = "vault")))]
 mod without_fs {
     #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 

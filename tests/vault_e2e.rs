@@ -1,0 +1,424 @@
+//! End to end on a real OpenBao: a `kes` server whose `keystore.vault`
+//! section points at OpenBao serves create / generate / decrypt; OpenBao is
+//! stopped mid-run (cached keys keep working with `cache.expiry.offline`,
+//! 502 without it, the server stays up, and it recovers when OpenBao
+//! returns); a token living three seconds is renewed without failed requests;
+//! secrets written by hand in KES's layout (legacy JSON and protobuf values)
+//! are read and decrypt KES's known-answer ciphertexts.
+//!
+//! The key cache's health probe is shortened to 100 ms; waits poll a
+//! condition with a deadline.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+mod common;
+#[path = "../keystores/tests/vault_support/mod.rs"]
+mod vault_support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use client::ApiKey;
+use serde_json::{Value, json};
+use vault_support::{OpenBao, kes_policy, poll};
+
+const PROBE: Duration = Duration::from_millis(100);
+
+/// A `kes` server started from a config file whose keystore is Vault.
+struct Kes {
+    running: kes::server::Running,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    client: reqwest::Client,
+    /// The server's audit and error log outputs.
+    logs: common::Outputs,
+}
+
+impl Kes {
+    /// Starts with `vault` (the lines under `keystore.vault:`, indented by
+    /// four spaces) and extra top-level YAML `extra`.
+    async fn start(vault: &str, extra: &str) -> Kes {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = common::write_server_cert(dir.path());
+        let admin = ApiKey::generate().unwrap();
+        let config = format!(
+            "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
+             {extra}keystore:\n  vault:\n{vault}",
+            admin.identity()
+        );
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, config).unwrap();
+        let settings = kes::config::load(&path).unwrap();
+        let logs = common::Outputs::default();
+        let options = kes::server::Options {
+            probe_interval: PROBE,
+            telemetry: Some(kes::logs::Telemetry::new(&settings.log, logs.sinks())),
+            ..kes::server::Options::default()
+        };
+        let running = kes::server::Builder::from_file(&path)
+            .unwrap()
+            .options(options)
+            .start()
+            .await
+            .expect("kes server starts on OpenBao");
+        let ck = admin.certificate().unwrap();
+        let pem = format!("{}{}", ck.key_pem.as_str(), ck.cert_pem);
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()])
+            .identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        Kes {
+            addr: running.addr,
+            running,
+            _dir: dir,
+            client,
+            logs,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.client.get(self.url(path)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, name: &str) -> u16 {
+        self.post(&format!("/v1/key/create/{name}"), Value::Null)
+            .await
+            .0
+    }
+
+    async fn generate(&self, name: &str) -> (u16, Value) {
+        self.post(&format!("/v1/key/generate/{name}"), json!({}))
+            .await
+    }
+
+    async fn decrypt(&self, name: &str, ciphertext: &Value, context: &str) -> (u16, Value) {
+        let body = json!({ "ciphertext": ciphertext, "context": context });
+        self.post(&format!("/v1/key/decrypt/{name}"), body).await
+    }
+
+    /// Waits until `/v1/ready` answers `status`.
+    /// Both log outputs.
+    fn log_text(&self) -> String {
+        format!("{}{}", self.logs.audit.text(), self.logs.error.text())
+    }
+
+    async fn ready_becomes(&self, status: u16) {
+        poll(
+            &format!("/v1/ready answers {status}"),
+            Duration::from_secs(30),
+            || async { (self.get("/v1/ready").await.0 == status).then_some(()) },
+        )
+        .await;
+    }
+}
+
+/// K/V v2 at `kv` and an AppRole limited to it; the YAML for it (its
+/// secret ID is the line's last word after `secret: `).
+async fn vault_section(bao: &OpenBao, role_opts: Value) -> String {
+    bao.mount_kv(None, "kv", 2).await;
+    let (id, secret) = bao
+        .approle(None, "kes", &kes_policy("kv", 2, None), role_opts)
+        .await;
+    format!(
+        "    endpoint: {}\n    engine: kv\n    version: v2\n    prefix: kes\n    approle:\n      id: {id}\n      secret: {secret}\n    status:\n      ping: 1s\n",
+        bao.endpoint()
+    )
+}
+
+#[tokio::test]
+async fn a_kes_server_on_openbao_creates_generates_and_decrypts() {
+    let Some(bao) = OpenBao::dev().await else {
+        return;
+    };
+    let kes = Kes::start(&vault_section(&bao, json!({})).await, "").await;
+    assert_eq!(kes.create("my-key").await, 200);
+    assert_eq!(kes.create("my-key").await, 400, "key already exists");
+    let (st, dek) = kes.generate("my-key").await;
+    assert_eq!(st, 200);
+    let ctx = B64.encode(b"{\"bucket\":\"b/o\"}");
+    let (st, sealed) = kes
+        .post(
+            "/v1/key/encrypt/my-key",
+            json!({"plaintext": dek["plaintext"], "context": ctx}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, pt) = kes.decrypt("my-key", &dek["ciphertext"], "").await;
+    assert_eq!((st, &pt["plaintext"]), (200, &dek["plaintext"]));
+    let (st, pt) = kes.decrypt("my-key", &sealed["ciphertext"], &ctx).await;
+    assert_eq!((st, &pt["plaintext"]), (200, &dek["plaintext"]));
+    let (st, list) = kes.get("/v1/key/list/my").await;
+    assert_eq!((st, &list["names"]), (200, &json!(["my-key"])));
+    assert_eq!(
+        kes.get("/v1/key/describe/my-key").await.1["algorithm"],
+        "AES256"
+    );
+    assert_eq!(
+        kes.get("/v1/status").await.1["keystore_unreachable"],
+        Value::Null
+    );
+
+    // Stored where KES stores it, as base64(protobuf KeyVersion).
+    let raw = bao.ok("GET", "kv/data/kes/my-key", None).await;
+    let stored = raw["data"]["data"]["my-key"].as_str().unwrap();
+    let proto = B64.decode(stored).unwrap();
+    assert_eq!(proto[0], 0x0a, "field 1 (SecretKey), length-delimited");
+
+    let resp = kes
+        .client
+        .delete(kes.url("/v1/key/delete/my-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        bao.call(None, "GET", "kv/metadata/kes/my-key", None)
+            .await
+            .map(|r| r.0),
+        Some(404)
+    );
+    assert_eq!(kes.generate("my-key").await.0, 404);
+    kes.running.stop().await;
+}
+
+#[tokio::test]
+async fn openbao_stopped_mid_run_then_back() {
+    let Some(mut bao) = OpenBao::persistent().await else {
+        return;
+    };
+    let section = vault_section(&bao, json!({})).await;
+    let long = "cache:\n  expiry:\n    any: 1h\n    unused: 1h\n";
+    let offline = Kes::start(&section, &format!("{long}    offline: 10m\n")).await;
+    let plain = Kes::start(&section, long).await;
+
+    assert_eq!(offline.create("cached").await, 200);
+    let (st, dek) = offline.generate("cached").await;
+    assert_eq!(st, 200, "read once: now cached");
+    assert_eq!(plain.create("never-read").await, 200);
+
+    bao.stop().await;
+    offline.ready_becomes(504).await;
+    plain.ready_becomes(504).await;
+    assert_eq!(
+        offline.get("/v1/status").await.1["keystore_unreachable"],
+        true
+    );
+
+    // With the offline cache: cached keys keep working, the store does not.
+    let (st, fresh) = offline.generate("cached").await;
+    assert_eq!(st, 200);
+    let (st, pt) = offline.decrypt("cached", &dek["ciphertext"], "").await;
+    assert_eq!((st, &pt["plaintext"]), (200, &dek["plaintext"]));
+    assert_eq!(offline.create("new-while-down").await, 502);
+
+    // Without it: 502 for a key not in the cache; the server stays up.
+    let (st, body) = plain.generate("never-read").await;
+    assert_eq!(
+        (st, body["message"].as_str()),
+        (502, Some("failed to read key"))
+    );
+    assert_eq!(plain.get("/version").await.0, 200);
+    assert_eq!(plain.get("/v1/key/list/").await.0, 502);
+
+    bao.restart().await;
+    offline.ready_becomes(200).await;
+    plain.ready_becomes(200).await;
+    assert_eq!(plain.generate("never-read").await.0, 200, "recovered");
+    assert_eq!(offline.create("new-while-down").await, 200);
+    let (st, pt) = offline.decrypt("cached", &fresh["ciphertext"], "").await;
+    assert_eq!((st, &pt["plaintext"]), (200, &fresh["plaintext"]));
+    // The failures were logged, without credentials.
+    let secret = section
+        .split("secret: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let logs = plain.log_text();
+    assert!(logs.contains("failed to read key"), "{logs}");
+    assert!(
+        !logs.contains(secret),
+        "the AppRole secret must never be logged"
+    );
+    offline.running.stop().await;
+    plain.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_three_second_token_is_renewed_without_failed_requests() {
+    let Some(bao) = OpenBao::dev().await else {
+        return;
+    };
+    let section = vault_section(&bao, json!({"token_ttl": "3s", "token_max_ttl": "7s"})).await;
+    let kes = Kes::start(&section, "").await;
+    // Every request reaches OpenBao: a create, and the first read of it.
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut i = 0;
+    while Instant::now() < end {
+        let name = format!("k{i}");
+        assert_eq!(kes.create(&name).await, 200, "create {i}");
+        assert_eq!(kes.generate(&name).await.0, 200, "generate {i}");
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kes.running.stop().await;
+}
+
+/// Protobuf: a length-delimited field.
+fn pb_bytes(field: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = vec![(field << 3) | 2];
+    pb_varint_raw(&mut out, data.len() as u64);
+    out.extend_from_slice(data);
+    out
+}
+
+/// Protobuf: a varint field.
+fn pb_varint(field: u8, v: u64) -> Vec<u8> {
+    let mut out = vec![field << 3];
+    pb_varint_raw(&mut out, v);
+    out
+}
+
+fn pb_varint_raw(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// `base64(KeyVersion)` for an AES256 key, built by hand from
+/// `internal/protobuf/crypto.proto`.
+fn protobuf_value(key: &[u8], hmac: &[u8]) -> String {
+    let secret = [pb_bytes(1, key), pb_varint(2, 1)].concat();
+    let hmac = [pb_bytes(1, hmac), pb_varint(2, 1)].concat();
+    let created = pb_varint(1, 1_700_000_000);
+    let version = [
+        pb_bytes(1, &secret),
+        pb_bytes(2, &hmac),
+        pb_bytes(3, &created),
+        pb_bytes(
+            4,
+            b"3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22",
+        ),
+    ]
+    .concat();
+    B64.encode(version)
+}
+
+/// The decrypt vectors of `kes-vectors.json` with `cipher` and `format`.
+fn vectors(cipher: &str, format: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/kes-vectors.json"),
+    )
+    .unwrap();
+    let all: Value = serde_json::from_str(&text).unwrap();
+    all["decrypt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["cipher"] == cipher && v["format"] == format)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn secrets_written_by_hand_in_kes_layout_decrypt_kes_ciphertexts() {
+    let Some(bao) = OpenBao::dev().await else {
+        return;
+    };
+    let section = vault_section(&bao, json!({})).await;
+    let mut cases = Vec::new();
+    for (cipher, format, algorithm) in [
+        ("AES256", "raw", None),
+        ("AES256", "json", Some("AES256-GCM_SHA256")),
+        ("ChaCha20", "json", Some("XCHACHA20-POLY1305")),
+    ] {
+        let vector = vectors(cipher, format).into_iter().next().unwrap();
+        let key = B64.decode(vector["key_b64"].as_str().unwrap()).unwrap();
+        let (name, value) = match algorithm {
+            None => ("proto-key".to_owned(), protobuf_value(&key, &[7u8; 32])),
+            Some(alg) => (
+                format!("legacy-{}", cipher.to_lowercase()),
+                json!({
+                    "bytes": vector["key_b64"], "algorithm": alg,
+                    "created_at": "2021-01-01T00:00:00Z", "created_by": "legacy",
+                })
+                .to_string(),
+            ),
+        };
+        // As KES writes it: one field named after the key, cas 0.
+        let body = json!({"data": { name.clone(): value }, "options": {"cas": 0}});
+        bao.ok("POST", &format!("kv/data/kes/{name}"), Some(body))
+            .await;
+        cases.push((name, vector));
+    }
+
+    let kes = Kes::start(&section, "").await;
+    for (name, vector) in &cases {
+        let ciphertext = match vector.get("ciphertext_text") {
+            Some(text) => json!(B64.encode(text.as_str().unwrap())),
+            None => vector["ciphertext_b64"].clone(),
+        };
+        let context = vector["context_b64"].as_str().unwrap();
+        let (st, pt) = kes.decrypt(name, &ciphertext, context).await;
+        assert_eq!(
+            (st, &pt["plaintext"]),
+            (200, &vector["plaintext_b64"]),
+            "{name}"
+        );
+    }
+    let (st, list) = kes.get("/v1/key/list/").await;
+    assert_eq!(
+        (st, &list["names"]),
+        (
+            200,
+            &json!(["legacy-aes256", "legacy-chacha20", "proto-key"])
+        )
+    );
+    let hmac = |name: &str| {
+        let (kes, name) = (&kes, name.to_owned());
+        async move {
+            let resp = kes
+                .client
+                .put(kes.url(&format!("/v1/key/hmac/{name}")))
+                .json(&json!({"message": B64.encode(b"m")}))
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }
+    };
+    assert_eq!(
+        hmac("proto-key").await,
+        200,
+        "the protobuf value carries an HMAC key"
+    );
+    assert_eq!(
+        hmac("legacy-aes256").await,
+        409,
+        "legacy JSON values have none"
+    );
+    kes.running.stop().await;
+}
