@@ -143,6 +143,10 @@ impl Metrics {
     /// # Panics
     /// Never in practice: every family name and help text is a valid constant, and the unit
     /// tests build and render a registry.
+    #[allow(
+        clippy::expect_used,
+        reason = "start-up only, on constants that the unit tests build and render"
+    )]
     pub fn new() -> Metrics {
         Metrics::build().expect("the constant metric families are valid and distinct")
     }
@@ -344,8 +348,11 @@ impl Collector for CodesCollector {
             .map(|(name, help, first, last)| {
                 let samples = (*first..=*last)
                     .filter_map(|code| {
-                        let n =
-                            self.0.counts[usize::from(code - FIRST_CODE)].load(Ordering::Relaxed);
+                        let n = self
+                            .0
+                            .counts
+                            .get(usize::from(code - FIRST_CODE))
+                            .map_or(0, |c| c.load(Ordering::Relaxed));
                         (n > 0).then(|| code_sample(code, n))
                     })
                     .collect();

@@ -5,7 +5,11 @@
 //!
 //! Time-dependent tests shorten the key cache's health probe to 50 ms via
 //! `kes::server::Options` and wait by polling a condition with a deadline.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

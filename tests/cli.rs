@@ -1,6 +1,11 @@
 //! The `kes` client commands as a user runs them: the built binary as a child process against a real server over
 //! TLS on 127.0.0.1:0 (started in-process by `common::TestServer`). Covers every command, JSON output, the
 //! environment-variable precedence, credential conflicts, a wrong API key, an unreachable server and failover.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests may panic")]
 
 mod common;

@@ -1,7 +1,11 @@
 //! Configuration: the annotated reference config, KES-format configs,
 //! `${VAR}` substitution, keystore section errors, and the ready-made
 //! policy files.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::collections::BTreeMap;

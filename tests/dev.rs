@@ -1,6 +1,10 @@
 //! `kes server --dev` as a user runs it: the binary starts on port 0, prints
 //! its endpoint and a fresh admin API key, and that key works over TLS.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::io::{BufRead, BufReader};

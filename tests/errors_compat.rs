@@ -1,7 +1,11 @@
 //! Every (status, message) pair of kes-api.md §2.2 that a client can provoke,
 //! compared with the client crate's canonical constants, plus the bad-input
 //! table: each gets its documented 4xx and the server keeps serving.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -8,7 +8,11 @@
 //! identity is the first certificate only; these tests try every order and
 //! validity of such chains against the admin and a policy identity, over
 //! real TLS, and check that legitimate chains still work.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

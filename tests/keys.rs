@@ -1,7 +1,11 @@
 //! End-to-end key API over real TLS: every key endpoint with the admin API
 //! key, the MinIO identity's policy, concurrency of create, and decrypt
 //! failures (wrong context, wrong key, tampered ciphertext).
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

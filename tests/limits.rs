@@ -8,7 +8,11 @@
 //! the per-IP cap of the admin's 127.0.0.1 stays separate. Closes are
 //! observed (a connection ending, a freed slot), never waited for by sleeping;
 //! the sleeps below are the slowness or quietness under test.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -2,7 +2,11 @@
 //! (U+202E), a zero-width space or a line separator appears escaped in the
 //! audit log (text and JSON) and in the audit stream, never raw, so a log
 //! line shows exactly what was received.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

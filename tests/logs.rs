@@ -3,7 +3,11 @@
 //! shutdown, slog error lines at the configured level on `/v1/log/error` and
 //! stderr, and a subscriber that never reads not slowing requests down (its
 //! lines are dropped and counted in `kes_log_dropped_events`).
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -3,7 +3,11 @@
 //! requests by status class, and the whole output passes a strict Prometheus
 //! text 0.0.4 parser (tests/common/prom.rs) plus the Go SDK's constraints.
 //! Also checks that the strict parser itself rejects what the SDK cannot read.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -2,6 +2,11 @@
 //! temp dir, configured by KES config files (the target's path through `${VAR}`, the source's relative to the
 //! file). Covers 10,000 keys interrupted by SIGKILL and resumed with `--merge` (every key byte-equal, none
 //! created twice), the pattern filter, dry runs, a clash without `--merge`, and the error lines.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests may panic")]
 
 use std::collections::BTreeMap;

@@ -2,7 +2,11 @@
 //! delete tries to reach delete (or any route its policy does not allow)
 //! through `..`, `//`, `%2F`, `%2E`, trailing slashes and case tricks. Each
 //! is refused and the key survives.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

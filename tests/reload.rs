@@ -3,7 +3,11 @@
 //! `/v1/api`) and `kes::server::reload::reload` switching policies, TLS certificate
 //! and keys, keeping or rebuilding the key cache, finishing requests in flight
 //! on the old state and rejecting broken configs while the old one serves.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -2,7 +2,11 @@
 //! keeps serving on a broken one, SIGTERM closes the listener, drains requests
 //! in flight and exits 0 (with `--log-format json` lines), and no key
 //! material, plaintext or API key appears in any log output or log stream.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

@@ -1,7 +1,11 @@
 //! TLS and identity: no certificate, a CA:TRUE certificate, two leaf
 //! certificates, the published API key vector, self-describe, version,
 //! status and the API listing.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

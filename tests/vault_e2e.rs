@@ -8,6 +8,11 @@
 //!
 //! The key cache's health probe is shortened to 100 ms; waits poll a
 //! condition with a deadline.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;

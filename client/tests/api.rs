@@ -1,5 +1,10 @@
 //! Every typed client method against a scripted TLS server: method, path, headers and body on the wire, decoding
 //! of the answer, error parsing, the client certificate's identity and builder validation.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests may panic")]
 
 mod common;

@@ -1,5 +1,10 @@
 //! Retry and failover behaviour of the client over real TLS (object-sse.md §1.3, kes-api.md §1.8): 503 retried
 //! twice, 501 and 4xx returned at once, 5xx and transport errors fail over and quarantine the endpoint.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests may panic")]
 
 mod common;

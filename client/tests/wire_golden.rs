@@ -1,6 +1,11 @@
 //! Golden JSON of every wire type: the exact bytes each one serializes to, full and empty, and what `{}`, an
 //! all-`null` object and Go-style capitalised names decode to. Pins the encoding so a refactor of the serde
 //! attributes cannot change a byte on the wire.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests may panic")]
 
 use std::fmt::Debug;

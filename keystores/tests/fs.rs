@@ -2,6 +2,11 @@
 //! checks: layout, modes, temp files, errors, and the update/delete locking
 //! (two stores on one directory, and writers waiting for the key's lock).
 //! Several processes on one directory: `fs_processes.rs`.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 use std::fs;

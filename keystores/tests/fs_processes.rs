@@ -7,6 +7,11 @@
 //! the worker processes, telling them apart by the `KEYSTORES_TEST_WORKER`
 //! environment variable. The test passes when `main` returns and fails when
 //! it panics (non-zero exit).
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 use std::collections::BTreeSet;

@@ -1,4 +1,9 @@
 //! The conformance suite over [`MemKeystore`].
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 use std::sync::Arc;

@@ -4,6 +4,11 @@
 //! across two stores sharing one Vault.
 //!
 //! Auth, TLS, namespaces and error mapping: `vault_auth.rs`.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 mod vault_support;

@@ -3,6 +3,11 @@
 //! login with a JWT file re-read at each login, namespaces, mTLS, and the
 //! mapping of Vault's failures (permission denied, wrong mount, sealed,
 //! stopped) to the keystore error kinds.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 mod vault_support;

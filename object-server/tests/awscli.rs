@@ -1,6 +1,10 @@
 //! The seed commands with the real aws-cli (v1, pinned) over HTTPS on an ephemeral port,
 //! SSE-C error cases, ranged GETs across DARE package boundaries, and SSE-C refused over HTTP.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

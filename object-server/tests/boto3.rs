@@ -1,7 +1,11 @@
 //! boto3 (pinned) against the real binary over HTTPS: SSE-C multipart (3 parts of 5 MiB + 1
 //! byte), ranged reads across part and package boundaries, copy and SSE-C key rotation, plain
 //! object operations, listings, conditional requests and bad input.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

@@ -1,7 +1,11 @@
 //! Crash safety: the server process is SIGKILLed during 50 concurrent uploads (half SSE-C);
 //! after a restart every object is either complete and correct or absent, and leftover temp
 //! files are gone.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

@@ -1,7 +1,11 @@
 //! Hygiene of the real binary: presigned URLs valid for more than a week are refused (boto3
 //! generates them), stored files and directories are private whatever the umask, and an
 //! existing data directory open to others is reported at start-up, not chmod-ed.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

@@ -1,6 +1,10 @@
 //! The library's `spawn` helper: an in-process server on port 0, raw HTTP/1.1 requests, graceful
 //! shutdown, and leftover temp files removed at start.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

@@ -2,7 +2,11 @@
 //! read, connection deadlines (handshake and first request from accept, HTTP/1.1 heads by the
 //! protocol actually spoken, h2 idle), stalled responses (h2 zero window, unread socket) and
 //! the per-client connection cap.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

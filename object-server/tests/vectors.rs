@@ -1,6 +1,10 @@
 //! Known-answer tests: DARE 2.0 streams and MinIO key sealing from `fixtures/sse-vectors.json`
 //! (copied from the project spec), plus the §3.3 table of object-sse.md.
-
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 

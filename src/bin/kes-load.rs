@@ -193,7 +193,8 @@ async fn main() -> anyhow::Result<()> {
                 };
                 generate.record(t.elapsed());
                 let t = Instant::now();
-                let req = serde_json::json!({"ciphertext": body["ciphertext"], "context": "Y3R4"});
+                let req =
+                    serde_json::json!({"ciphertext": body.get("ciphertext"), "context": "Y3R4"});
                 match http
                     .post(format!("{base}/v1/key/decrypt/{name}"))
                     .json(&req)

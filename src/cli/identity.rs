@@ -149,9 +149,9 @@ fn new(a: NewArgs) -> anyhow::Result<()> {
     let api_key = zeroize::Zeroizing::new(key.to_string());
     if a.out.json {
         let mut v = json!({ "api_key": api_key.as_str(), "identity": identity });
-        if let (Some(k), Some(c)) = (&a.key, &a.cert) {
-            v["private_key_file"] = json!(k.display().to_string());
-            v["certificate_file"] = json!(c.display().to_string());
+        if let (Some(k), Some(c), Some(obj)) = (&a.key, &a.cert, v.as_object_mut()) {
+            obj.insert("private_key_file".into(), json!(k.display().to_string()));
+            obj.insert("certificate_file".into(), json!(c.display().to_string()));
         }
         return a.out.json(&v);
     }

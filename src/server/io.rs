@@ -46,9 +46,9 @@ impl<T> Tracked<T> {
         let Some(matched) = self.sniffed else {
             return;
         };
-        let want = &H2_PREFACE[matched..];
+        let want = H2_PREFACE.get(matched..).unwrap_or_default();
         let n = new.len().min(want.len());
-        if new[..n] != want[..n] {
+        if new.get(..n) != want.get(..n) {
             self.sniffed = None;
             self.activity.spoken(Protocol::Http1);
         } else if matched + n == H2_PREFACE.len() {
@@ -77,7 +77,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             let this = &mut *self;
-            this.sniff(&buf.filled()[before..]);
+            this.sniff(buf.filled().get(before..).unwrap_or_default());
             this.activity.bytes_read();
         }
         poll

@@ -7,6 +7,11 @@
 //!
 //! `double`: the test double (a [`MemKeystore`] whose availability the test
 //! controls and which counts calls) and shared helpers.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests: a panic is the failure report"
+)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
 mod double;

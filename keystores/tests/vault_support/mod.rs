@@ -14,6 +14,12 @@
 //! unless `CI` is set, where they panic: CI must never skip these tests.
 //! Shared by `keystores/tests/vault.rs` and the workspace's
 //! `tests/vault_e2e.rs` (via `#[path]`).
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test support shared by test binaries: `pub` is for them, a panic is the failure report"
+)]
 #![allow(dead_code, clippy::unwrap_used, reason = "test support")]
 
 use std::path::{Path, PathBuf};

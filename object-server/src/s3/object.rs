@@ -42,7 +42,11 @@ pub(super) fn stored_content_encoding(v: Option<&String>) -> Option<String> {
 }
 
 /// A new object's metadata skeleton.
-pub(super) fn new_meta(key: &str, content: ContentHeaders, user: BTreeMap<String, String>) -> ObjectMeta {
+pub(super) fn new_meta(
+    key: &str,
+    content: ContentHeaders,
+    user: BTreeMap<String, String>,
+) -> ObjectMeta {
     ObjectMeta {
         format: crate::storage::file::FORMAT,
         key: key.to_owned(),
