@@ -27,7 +27,7 @@ use crate::policy::Identity;
 
 /// One accepted connection, as every request on it sees it.
 #[derive(Debug, Clone)]
-pub struct Conn {
+pub(crate) struct Conn {
     /// The peer's identity, computed once from its certificates.
     pub peer: Arc<Peer>,
     /// The peer's socket address (the audit log's client IP).
@@ -36,7 +36,7 @@ pub struct Conn {
 
 /// Why a peer has no identity; the API answers each with KES's 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No certificate, or the first one is a CA certificate.
     #[error("tls: client certificate is required")]
     NoCertificate,
@@ -47,7 +47,7 @@ pub enum AuthError {
 
 /// The outcome of identifying a peer, stored per connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     /// Exactly one non-CA certificate.
     Identified(Identity),
     /// No (non-CA) client certificate.
@@ -60,7 +60,7 @@ impl Peer {
     /// Identifies a peer from its presented certificate chain, leaf first
     /// (the order TLS sends it in): only the first certificate, whose key
     /// signed the handshake, can identify the peer.
-    pub fn from_certificates(certs: &[CertificateDer<'_>]) -> Peer {
+    pub(crate) fn from_certificates(certs: &[CertificateDer<'_>]) -> Peer {
         let Some((first, rest)) = certs.split_first() else {
             return Peer::NoCertificate;
         };
@@ -83,7 +83,7 @@ impl Peer {
     }
 
     /// The identity, or why there is none.
-    pub fn identity(&self) -> Result<&Identity, AuthError> {
+    pub(crate) fn identity(&self) -> Result<&Identity, AuthError> {
         match self {
             Peer::Identified(id) => Ok(id),
             Peer::NoCertificate => Err(AuthError::NoCertificate),

@@ -28,15 +28,17 @@
 //! leave [`crypto`] and never reach a log or an error message.
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod auth;
+// The public surface: what `kes server`, the CLI and embedding tests use.
+
+mod api;
+mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod logs;
-pub mod metrics;
+mod metrics;
 pub mod names;
 pub mod policy;
-pub mod routes;
+mod routes;
 pub mod server;
-pub mod state;
+mod state;

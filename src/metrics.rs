@@ -47,10 +47,10 @@ use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
 
 /// Histogram upper bounds in seconds (KES's buckets).
-pub const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 3.0, 5.0, 10.0];
+pub(crate) const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 3.0, 5.0, 10.0];
 
 /// The content type of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Lowest and highest status code tracked per code.
 const FIRST_CODE: u16 = 100;
@@ -381,7 +381,7 @@ fn code_sample(code: u16, n: u64) -> proto::Metric {
 
 /// Process figures from the OS (0 where unknown).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct System {
+pub(crate) struct System {
     /// OS threads of the process.
     pub threads: u64,
     /// Data segment (heap) size in bytes (`VmData`).
@@ -392,7 +392,7 @@ pub struct System {
 
 impl System {
     /// Reads `/proc/self/status` (Linux); all zero elsewhere.
-    pub fn read() -> System {
+    pub(crate) fn read() -> System {
         // procfs is memory-backed: this read does not block on disk.
         match std::fs::read_to_string("/proc/self/status") {
             Ok(text) => System::parse(&text),

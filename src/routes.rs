@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// What a route requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// No identity at all (`/version`).
     None,
     /// A client certificate is needed to compute the identity; no policy.
@@ -20,7 +20,7 @@ pub enum Auth {
 
 /// The HTTP method a route declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// GET only.
     Get,
     /// PUT, and POST (project decision a).
@@ -33,7 +33,7 @@ pub enum Method {
 
 impl Method {
     /// The name KES reports in `/v1/api` and in 405 messages.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Put => "PUT",
@@ -43,7 +43,7 @@ impl Method {
     }
 
     /// Whether a request method is accepted.
-    pub fn accepts(self, m: &http::Method) -> bool {
+    pub(crate) fn accepts(self, m: &http::Method) -> bool {
         match self {
             Method::Get => m == http::Method::GET,
             Method::Put => m == http::Method::PUT || m == http::Method::POST,
@@ -56,7 +56,7 @@ impl Method {
 /// Which handler serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
-pub enum Handler {
+pub(crate) enum Handler {
     Version,
     Ready,
     Status,
@@ -84,7 +84,7 @@ pub enum Handler {
 
 /// One route.
 #[derive(Debug, Clone, Copy)]
-pub struct Route {
+pub(crate) struct Route {
     /// Declared method.
     pub method: Method,
     /// Path; a trailing `/` means "subtree with a resource".
@@ -100,7 +100,7 @@ pub struct Route {
 }
 
 /// 1 MiB, KES's body limit.
-pub const MIB: usize = 1 << 20;
+pub(crate) const MIB: usize = 1 << 20;
 
 const fn route(
     method: Method,
@@ -121,7 +121,7 @@ const fn route(
 }
 
 /// Every route, in the order `/v1/api` lists them.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     route(Method::Get, "/version", 0, 10, Auth::None, Handler::Version),
     route(
         Method::Get,
@@ -295,7 +295,7 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// Whether `path` names a route (for validating `api.<path>` config keys).
-pub fn is_route_path(path: &str) -> bool {
+pub(crate) fn is_route_path(path: &str) -> bool {
     ROUTES.iter().any(|r| r.path == path)
 }
 
@@ -304,7 +304,7 @@ pub fn is_route_path(path: &str) -> bool {
 /// The path a policy must be checked on is always `route.path + resource`
 /// ([`routed_path`]): for the list routes reached without their trailing
 /// slash that is the canonical `/v1/key/list/` form.
-pub fn find(path: &str) -> Option<(&'static Route, &str)> {
+pub(crate) fn find(path: &str) -> Option<(&'static Route, &str)> {
     let mut best: Option<(&'static Route, &str)> = None;
     for r in ROUTES {
         if r.path.ends_with('/') {
@@ -329,7 +329,7 @@ pub fn find(path: &str) -> Option<(&'static Route, &str)> {
 }
 
 /// The canonical path of a routed request: what policies are checked on.
-pub fn routed_path(route: &Route, resource: &str) -> String {
+pub(crate) fn routed_path(route: &Route, resource: &str) -> String {
     if route.path.ends_with('/') {
         format!("{}{resource}", route.path)
     } else {
@@ -342,7 +342,7 @@ pub fn routed_path(route: &Route, resource: &str) -> String {
 /// Returns `None` for bad percent-encoding, non-UTF-8, control characters,
 /// backslashes, empty segments (`//`) and `.`/`..` segments: such a path is
 /// refused before routing, so the path the policy sees is the path routed.
-pub fn canonical_path(raw: &str) -> Option<String> {
+pub(crate) fn canonical_path(raw: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?;

@@ -8,7 +8,7 @@ use http::StatusCode;
 
 /// Which keystore operation failed (selects KES's generic 502 message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeystoreOp {
+pub(crate) enum KeystoreOp {
     /// `failed to create key`
     Create,
     /// `failed to read key`
@@ -21,7 +21,7 @@ pub enum KeystoreOp {
 
 /// Every error response of the KES API.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 400 `key already exists`
     #[error("key already exists")]
     KeyExists,
@@ -131,7 +131,7 @@ impl From<crate::auth::AuthError> for ApiError {
 
 impl ApiError {
     /// The HTTP status (exhaustive, no wildcard).
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::KeyExists
             | ApiError::NotAuthentic
@@ -163,7 +163,7 @@ impl ApiError {
 
     /// Maps a keystore error of operation `op`: exists and not-found become
     /// their KES errors, everything else a 502 whose cause is only logged.
-    pub fn keystore(op: KeystoreOp, err: keystores::Error) -> ApiError {
+    pub(crate) fn keystore(op: KeystoreOp, err: keystores::Error) -> ApiError {
         match err {
             keystores::Error::KeyExists => ApiError::KeyExists,
             keystores::Error::NotFound => ApiError::KeyNotFound,
@@ -176,7 +176,7 @@ impl ApiError {
     }
 
     /// Whether this is a server-side failure whose cause should be logged.
-    pub fn is_server_error(&self) -> bool {
+    pub(crate) fn is_server_error(&self) -> bool {
         self.status().is_server_error()
     }
 }

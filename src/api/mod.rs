@@ -12,7 +12,7 @@
 //! [metrics start] → body limit (400) → handler, inside the route's timeout
 //! (none for the log streams) → [audit event for every answered request].
 
-pub mod error;
+pub(crate) mod error;
 mod identity;
 mod key;
 mod policy;
@@ -31,32 +31,30 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::routes::{self, Auth, Handler, Route};
-pub use error::{ApiError, KeystoreOp};
+pub(crate) use error::{ApiError, KeystoreOp};
 
-pub use crate::auth::Conn;
+pub(crate) use crate::auth::Conn;
 use crate::auth::Peer;
 use crate::logs::audit;
 use crate::policy::Identity;
 use crate::state::State;
 
 /// Response body type of every route.
-pub type Body = BoxBody<Bytes, Infallible>;
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// A routed, authenticated request as handlers see it.
-pub struct Request {
+pub(crate) struct Request {
     /// The route's resource (key name, pattern, policy or identity).
     pub resource: String,
     /// The caller, when the route identified one.
     pub identity: Option<Identity>,
     /// The request body (empty for routes without a body).
     pub body: Bytes,
-    /// Request headers.
-    pub headers: HeaderMap,
 }
 
 impl Request {
     /// Decodes the JSON body, mapping any failure to `err`.
-    pub fn json<T: DeserializeOwned>(&self, err: ApiError) -> Result<T, ApiError> {
+    pub(crate) fn json<T: DeserializeOwned>(&self, err: ApiError) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body).map_err(|_| err)
     }
 }
@@ -65,7 +63,11 @@ impl Request {
 ///
 /// Every answered request is audited. Requests that pass authentication are
 /// also counted in the metrics (active gauge, per-code counters, latency).
-pub async fn handle<B>(state: Arc<State>, conn: &Conn, req: http::Request<B>) -> Response<Body>
+pub(crate) async fn handle<B>(
+    state: Arc<State>,
+    conn: &Conn,
+    req: http::Request<B>,
+) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -193,7 +195,6 @@ where
         resource,
         identity,
         body,
-        headers: parts.headers,
     };
     dispatch(&state, route.handler, request).await
 }
@@ -257,7 +258,7 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 }
 
 /// 200 with an empty body (`Content-Length: 0`, no content type).
-pub fn empty() -> Result<Response<Body>, ApiError> {
+pub(crate) fn empty() -> Result<Response<Body>, ApiError> {
     let mut resp = Response::new(full(Bytes::new()));
     resp.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -265,7 +266,7 @@ pub fn empty() -> Result<Response<Body>, ApiError> {
 }
 
 /// 200 with a JSON body.
-pub fn json<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
     let body =
         serde_json::to_vec(value).map_err(|_| ApiError::Internal("failed to encode response"))?;
     Ok(json_response(StatusCode::OK, body))
@@ -283,7 +284,7 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
 }
 
 /// The KES error response: `{"message": …}` with `application/json`.
-pub fn error_response(err: &ApiError) -> Response<Body> {
+pub(crate) fn error_response(err: &ApiError) -> Response<Body> {
     let body =
         serde_json::to_vec(&serde_json::json!({ "message": err.to_string() })).unwrap_or_default();
     let mut resp = json_response(err.status(), body);
