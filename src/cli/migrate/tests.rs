@@ -365,10 +365,14 @@ fn a_missing_or_unbuilt_keystore_is_a_config_error() {
             "{text:?}"
         );
     }
-    let err = parse("keystore:\n  vault:\n    endpoint: https://v\n", &[]).unwrap_err();
+    let err = parse(
+        "keystore:\n  azure:\n    keyvault:\n      endpoint: https://v\n",
+        &[],
+    )
+    .unwrap_err();
     assert!(
         err.to_string().starts_with(
-            "config: keystore.vault: this keystore is not supported by this build yet"
+            "config: keystore.azure.keyvault: this keystore is not supported by this build yet"
         ),
         "{err}"
     );
