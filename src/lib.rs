@@ -7,6 +7,8 @@
 //! - [`policy`]: identities and allow/deny policy evaluation.
 //! - [`api`]: route table, error enum and handlers of the KES API.
 //! - [`state`]: the per-request snapshot swapped atomically on reload.
+//! - [`keycache`]: the cache of decoded keys (versions, HMAC key, state) and the keystore's
+//!   health, with KES's expiry and the lifecycle state re-validation.
 //! - [`metrics`]: the `kes_*` Prometheus families of `/v1/metrics`.
 //! - [`logs`]: error log (tracing layer), audit log, their NDJSON streams,
 //!   and the [`logs::Telemetry`] bundle that survives reloads.
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod dev;
+pub mod keycache;
 pub mod logs;
 pub mod metrics;
 pub mod policy;

@@ -22,10 +22,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keystores::{Cache, Keystore};
+use keystores::Keystore;
 use tracing::instrument::WithSubscriber as _;
 
 use crate::config::{self, ConfigError};
+use crate::keycache::KeyCache;
 use crate::run::{self, CreateKeyError, Running};
 
 /// Why a reload was rejected (the old configuration keeps serving).
@@ -78,17 +79,18 @@ async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, Reload
         current.inner.clone()
     };
     let cache = if new_cache {
-        Cache::new(
+        KeyCache::new(
             inner.clone(),
             run::cache_config(&settings, current.probe_interval),
         )
     } else {
         old.cache.clone()
     };
-    run::create_missing_keys(&settings, cache.as_ref()).await?;
+    run::create_missing_keys(&settings, inner.as_ref()).await?;
 
     let state = run::build_state(
         &settings,
+        inner.clone(),
         cache,
         old.telemetry.clone(),
         old.started_at,

@@ -6,6 +6,8 @@
 //! - [`error`]: [`ApiError`], every (status, message) pair.
 //! - [`names`]: name and pattern validation.
 //! - `key`, `policy`, `identity`, `status`: handlers, one file per group.
+//! - `ext`: the key lifecycle extension (`/v1/ext/key/…`: disable, enable,
+//!   rotate, rewrap, describe) and its compare-and-swap write loop.
 //!
 //! Order of checks for every request (as KES): canonical path → route (404) →
 //! method (405) → authentication and policy on the routed path (400/403) →
@@ -13,6 +15,7 @@
 //! (none for the log streams) → [audit event for every answered request].
 
 pub mod error;
+mod ext;
 mod identity;
 mod key;
 pub mod names;
@@ -235,6 +238,11 @@ async fn dispatch(
         Handler::KeyDecrypt => key::decrypt(state, req).await,
         Handler::KeyBulkDecrypt => key::bulk_decrypt(state, req).await,
         Handler::KeyHmac => key::hmac(state, req).await,
+        Handler::KeyDisable => ext::disable(state, req).await,
+        Handler::KeyEnable => ext::enable(state, req).await,
+        Handler::KeyRotate => ext::rotate(state, req).await,
+        Handler::KeyRewrap => ext::rewrap(state, req).await,
+        Handler::KeyDescribeExt => ext::describe(state, req).await,
         Handler::PolicyDescribe => policy::describe(state, req),
         Handler::PolicyRead => policy::read(state, req),
         Handler::PolicyList => policy::list(state, req),
