@@ -120,10 +120,11 @@ pub(super) async fn run(cmd: KeyCmd, conn: &ConnArgs, out: Out) -> anyhow::Resul
     }
 }
 
-/// `kes key info`: the extension describe (state and versions); against a server without the
-/// extension (404 other than `key does not exist`, legacy 501) or a policy that allows only the
-/// plain describe (403), upstream's describe.
+/// `kes key info`: upstream's describe, then the extension describe (state and versions). Against
+/// a server without the extension (404 other than `key does not exist`, legacy 501) or a policy
+/// that allows only the plain describe (403), upstream's describe is what is shown.
 async fn info(c: &client::Client, name: &str, out: &Out) -> anyhow::Result<()> {
+    let plain = c.describe_key(name).await?;
     let d = match c.describe_key_ext(name).await {
         Ok(d) => d,
         Err(client::Error::Api { status, message })
@@ -131,15 +132,14 @@ async fn info(c: &client::Client, name: &str, out: &Out) -> anyhow::Result<()> {
                 || status == 501
                 || status == 403 =>
         {
-            let d = c.describe_key(name).await?;
             if out.json {
-                return out.json(&d);
+                return out.json(&plain);
             }
             return out.table(&[
-                ("Name", d.name.clone()),
-                ("Algorithm", d.algorithm.clone()),
-                ("Date", output::time(&d.created_at)),
-                ("Owner", d.created_by.clone()),
+                ("Name", plain.name.clone()),
+                ("Algorithm", plain.algorithm.clone()),
+                ("Date", output::time(&plain.created_at)),
+                ("Owner", plain.created_by.clone()),
             ]);
         }
         Err(e) => return Err(e.into()),
