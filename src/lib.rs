@@ -7,6 +7,9 @@
 //! - [`names`]: key, policy and identity name and pattern rules.
 //! - [`routes`]: the declarative route table and the canonical path rule.
 //! - [`metrics`]: the `kes_*` Prometheus families of `/v1/metrics`.
+//! - [`keycache`]: the cache of decoded keys (versions, HMAC key, state) and
+//!   the keystore's health, with KES's expiry and the lifecycle state
+//!   re-validation.
 //! - [`logs`]: log levels, error log (tracing layer), audit log, their NDJSON
 //!   streams, and the [`logs::Telemetry`] bundle that survives reloads.
 //! - [`config`]: `server-config.yaml` → validated [`config::Settings`]; TLS.
@@ -35,6 +38,7 @@ mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+mod keycache;
 pub mod logs;
 mod metrics;
 pub mod names;

@@ -74,6 +74,11 @@ pub(crate) enum Handler {
     KeyDecrypt,
     KeyBulkDecrypt,
     KeyHmac,
+    KeyDisable,
+    KeyEnable,
+    KeyRotate,
+    KeyRewrap,
+    KeyDescribeExt,
     PolicyDescribe,
     PolicyRead,
     PolicyList,
@@ -227,6 +232,48 @@ pub(crate) const ROUTES: &[Route] = &[
         15,
         Auth::Policy,
         Handler::KeyHmac,
+    ),
+    // Extension: key lifecycle (kes-api.md "Extension: key disable/enable",
+    // "Extension: key versions, rotation, rewrap").
+    route(
+        Method::Put,
+        "/v1/ext/key/disable/",
+        0,
+        15,
+        Auth::Policy,
+        Handler::KeyDisable,
+    ),
+    route(
+        Method::Put,
+        "/v1/ext/key/enable/",
+        0,
+        15,
+        Auth::Policy,
+        Handler::KeyEnable,
+    ),
+    route(
+        Method::Put,
+        "/v1/ext/key/rotate/",
+        0,
+        15,
+        Auth::Policy,
+        Handler::KeyRotate,
+    ),
+    route(
+        Method::Put,
+        "/v1/ext/key/rewrap/",
+        MIB,
+        15,
+        Auth::Policy,
+        Handler::KeyRewrap,
+    ),
+    route(
+        Method::Get,
+        "/v1/ext/key/describe/",
+        0,
+        15,
+        Auth::Policy,
+        Handler::KeyDescribeExt,
     ),
     route(
         Method::Get,
@@ -382,6 +429,17 @@ mod tests {
             Handler::KeyBulkDecrypt
         );
         assert_eq!(find("/v1/metrics").unwrap().0.handler, Handler::Metrics);
+        for (path, handler) in [
+            ("/v1/ext/key/disable/k", Handler::KeyDisable),
+            ("/v1/ext/key/enable/k", Handler::KeyEnable),
+            ("/v1/ext/key/rotate/k", Handler::KeyRotate),
+            ("/v1/ext/key/rewrap/k", Handler::KeyRewrap),
+            ("/v1/ext/key/describe/k", Handler::KeyDescribeExt),
+        ] {
+            let (r, res) = find(path).unwrap();
+            assert_eq!((r.handler, res), (handler, "k"), "{path}");
+        }
+        assert!(find("/v1/ext/key/disable").is_none());
         assert_eq!(find("/v1/log/audit").unwrap().0.handler, Handler::LogAudit);
         assert_eq!(find("/v1/log/error").unwrap().0.timeout, Duration::ZERO);
         assert!(find("/v1/log/error/x").is_none());

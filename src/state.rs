@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use keystores::{Cache, Keystore};
+use keystores::Keystore;
 use time::OffsetDateTime;
 
 use crate::config::ApiOverride;
+use crate::keycache::{Health, KeyCache};
 use crate::logs::Telemetry;
 use crate::policy::{Identity, PolicySet};
 
@@ -25,11 +26,16 @@ pub struct State {
     pub policies: PolicySet,
     /// Per-route overrides (`api.<path>`).
     pub api: BTreeMap<String, ApiOverride>,
-    /// The keystore as handlers use it: [`State::cache`] as a trait object.
+    /// The keystore itself: create, import, delete, list, status and the
+    /// compare-and-swap mutations go here (each write then evicts the name
+    /// from [`State::cache`]).
     pub keystore: Arc<dyn Keystore>,
-    /// The key cache in front of the keystore, typed, for its offline state
-    /// (`/v1/ready`, `/v1/status`). Same object as [`State::keystore`].
-    pub cache: Arc<Cache>,
+    /// The decoded-key cache over [`State::keystore`]: every key use reads
+    /// keys through it.
+    pub cache: Arc<KeyCache>,
+    /// The keystore's health as the cache's probe sees it (`/v1/ready`,
+    /// `/v1/status`); the same object as `cache.health()`.
+    pub health: Arc<Health>,
     /// Metrics and logs (shared by every state of one server).
     pub telemetry: Arc<Telemetry>,
     /// Server start time: `created_at` of static policies and identities.

@@ -89,6 +89,8 @@ impl Error {
     pub const DELETE_KEY_FAILED: Canonical = (502, "failed to delete key");
     /// 502 — keystore list failed.
     pub const LIST_KEYS_FAILED: Canonical = (502, "failed to list keys");
+    /// 502 — **extension**: a disable, enable or rotate could not be written to the keystore.
+    pub const UPDATE_KEY_FAILED: Canonical = (502, "failed to update key");
     /// 504 — `/v1/ready`: keystore not reachable.
     pub const KEYSTORE_UNREACHABLE: Canonical = (504, "key store is not reachable");
     /// 502 — `/v1/ready`: keystore unavailable.

@@ -17,6 +17,8 @@ pub(crate) enum KeystoreOp {
     Delete,
     /// `failed to list keys`
     List,
+    /// `failed to update key` (extension: disable, enable, rotate)
+    Update,
 }
 
 /// Every error response of the KES API.
@@ -70,6 +72,10 @@ pub(crate) enum ApiError {
     /// 406 `invalid key size for '<x>'`
     #[error("invalid key size for '{0}'")]
     InvalidKeySize(String),
+    /// 403 `key is disabled` (extension, kes-api.md decision e): generate,
+    /// encrypt, decrypt, bulk decrypt, HMAC and rewrap on a disabled key.
+    #[error("key is disabled")]
+    KeyDisabled,
     /// 409 `key does not support HMAC`
     #[error("key does not support HMAC")]
     NoHmac,
@@ -117,6 +123,7 @@ fn keystore_message(op: KeystoreOp) -> &'static str {
         KeystoreOp::Read => "failed to read key",
         KeystoreOp::Delete => "failed to delete key",
         KeystoreOp::List => "failed to list keys",
+        KeystoreOp::Update => "failed to update key",
     }
 }
 
@@ -148,7 +155,7 @@ impl ApiError {
             ApiError::KeyNotFound | ApiError::PolicyNotFound | ApiError::IdentityNotFound => {
                 StatusCode::NOT_FOUND
             }
-            ApiError::NotAllowed => StatusCode::FORBIDDEN,
+            ApiError::NotAllowed | ApiError::KeyDisabled => StatusCode::FORBIDDEN,
             ApiError::UnsupportedAlgorithm(_) | ApiError::InvalidKeySize(_) => {
                 StatusCode::NOT_ACCEPTABLE
             }
@@ -201,6 +208,12 @@ mod tests {
                 "decryption failed: ciphertext is not authentic",
             ),
             (ApiError::NoHmac, 409, "key does not support HMAC"),
+            (ApiError::KeyDisabled, 403, "key is disabled"),
+            (
+                ApiError::keystore(KeystoreOp::Update, keystores::Error::Conflict),
+                502,
+                "failed to update key",
+            ),
             (
                 ApiError::keystore(KeystoreOp::Read, keystores::Error::backend("disk on fire")),
                 502,

@@ -1,5 +1,12 @@
 //! Key handlers: create, import, describe, list, delete, encrypt, generate,
 //! decrypt, bulk decrypt and HMAC (kes-api.md §1.2, §6).
+//!
+//! Keys are read through the decoded-key cache ([`crate::keycache`]); the
+//! cryptographic operations refuse a disabled key (403 `key is disabled`,
+//! admin included), describe and list do not. Writes go to the keystore and
+//! then evict the name from the cache.
+
+use std::sync::Arc;
 
 use client::wire::{
     Base64, BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyResponse, EncryptRequest,
@@ -13,16 +20,17 @@ use zeroize::Zeroizing;
 
 use super::{ApiError, Body, KeystoreOp, Request, empty, json};
 use crate::crypto::{self, Cipher, KeyVersion};
+use crate::keycache::CachedKey;
 use crate::names::{pattern_prefix, valid_name, valid_pattern};
 use crate::state::State;
 
 /// Go's zero `time.Time`, what KES reports for keys stored without a date.
-const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
+pub(super) const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
 
 /// Most ciphertexts in one bulk decrypt request.
 pub(super) const MAX_BULK: usize = 1000;
 
-fn key_name(req: &Request) -> Result<&str, ApiError> {
+pub(super) fn key_name(req: &Request) -> Result<&str, ApiError> {
     let name = req.resource.as_str();
     if valid_name(name) {
         Ok(name)
@@ -31,35 +39,39 @@ fn key_name(req: &Request) -> Result<&str, ApiError> {
     }
 }
 
-fn created_by(req: &Request) -> String {
+pub(super) fn created_by(req: &Request) -> String {
     req.identity
         .as_ref()
         .map(|i| i.as_str().to_owned())
         .unwrap_or_default()
 }
 
-/// Reads and decodes a key; a value that does not decode is a 502 read failure.
-async fn load(state: &State, name: &str) -> Result<KeyVersion, ApiError> {
-    let stored = state
-        .keystore
+/// The decoded key from the cache, whatever its state; a stored value that
+/// does not decode is a 502 read failure.
+pub(super) async fn load(state: &State, name: &str) -> Result<Arc<CachedKey>, ApiError> {
+    state
+        .cache
         .get(name)
         .await
-        .map_err(|e| ApiError::keystore(KeystoreOp::Read, e))?;
-    KeyVersion::decode(&stored).map_err(|e| ApiError::Keystore {
-        op: KeystoreOp::Read,
-        source: keystores::Error::backend(format!("stored value of key '{name}' is invalid: {e}")),
-    })
+        .map_err(|e| ApiError::keystore(KeystoreOp::Read, e))
+}
+
+/// [`load`] for a cryptographic operation: 403 `key is disabled` unless enabled.
+pub(super) async fn usable(state: &State, name: &str) -> Result<Arc<CachedKey>, ApiError> {
+    let key = load(state, name).await?;
+    if key.ring.is_disabled() {
+        return Err(ApiError::KeyDisabled);
+    }
+    Ok(key)
 }
 
 async fn store(state: &State, name: &str, key: &KeyVersion) -> Result<(), ApiError> {
-    state
-        .keystore
-        .create(name, &key.encode())
-        .await
-        .map_err(|e| ApiError::keystore(KeystoreOp::Create, e))
+    let res = state.keystore.create(name, &key.encode()).await;
+    state.cache.evict(name);
+    res.map_err(|e| ApiError::keystore(KeystoreOp::Create, e))
 }
 
-fn crypto_error(err: crypto::Error, internal: &'static str) -> ApiError {
+pub(super) fn crypto_error(err: crypto::Error, internal: &'static str) -> ApiError {
     match err {
         crypto::Error::NotAuthentic => ApiError::NotAuthentic,
         crypto::Error::NoHmacKey => ApiError::NoHmac,
@@ -103,10 +115,12 @@ pub(super) async fn import(state: &State, req: Request) -> Result<Response<Body>
     empty()
 }
 
-/// `GET /v1/key/describe/{name}`: metadata only, never key material.
+/// `GET /v1/key/describe/{name}`: metadata only, never key material; upstream's
+/// shape, describing version 0 (the key as created or imported).
 pub(super) async fn describe(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
-    let key = load(state, name).await?;
+    let cached = load(state, name).await?;
+    let key = cached.ring.first();
     json(&DescribeKeyResponse {
         name: name.to_owned(),
         algorithm: key
@@ -139,11 +153,9 @@ pub(super) async fn list(state: &State, req: Request) -> Result<Response<Body>, 
 /// `DELETE /v1/key/delete/{name}`.
 pub(super) async fn delete(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
-    state
-        .keystore
-        .delete(name)
-        .await
-        .map_err(|e| ApiError::keystore(KeystoreOp::Delete, e))?;
+    let res = state.keystore.delete(name).await;
+    state.cache.evict(name);
+    res.map_err(|e| ApiError::keystore(KeystoreOp::Delete, e))?;
     tracing::info!(key = name, "secret key deleted");
     empty()
 }
@@ -152,8 +164,9 @@ pub(super) async fn delete(state: &State, req: Request) -> Result<Response<Body>
 pub(super) async fn encrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: EncryptRequest = req.json(ApiError::InvalidBody)?;
-    let key = load(state, name).await?;
+    let key = usable(state, name).await?;
     let ciphertext = key
+        .ring
         .encrypt(body.plaintext.as_bytes(), body.context_bytes())
         .map_err(|e| crypto_error(e, "failed to encrypt plaintext"))?;
     json(&EncryptResponse {
@@ -169,10 +182,11 @@ pub(super) async fn generate(state: &State, req: Request) -> Result<Response<Bod
     } else {
         req.json(ApiError::InvalidBody)?
     };
-    let key = load(state, name).await?;
+    let key = usable(state, name).await?;
     let dek =
         crypto::generate_dek().map_err(|e| crypto_error(e, "failed to generate encryption key"))?;
     let ciphertext = key
+        .ring
         .encrypt(dek.as_ref(), body.context_bytes())
         .map_err(|e| crypto_error(e, "failed to generate encryption key"))?;
     json(&GenerateResponse {
@@ -185,8 +199,9 @@ pub(super) async fn generate(state: &State, req: Request) -> Result<Response<Bod
 pub(super) async fn decrypt(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: DecryptRequest = req.json(ApiError::InvalidBody)?;
-    let key = load(state, name).await?;
+    let key = usable(state, name).await?;
     let plaintext = key
+        .ring
         .decrypt(body.ciphertext.as_bytes(), body.context_bytes())
         .map_err(|e| crypto_error(e, "failed to decrypt ciphertext"))?;
     json(&DecryptResponse {
@@ -202,10 +217,11 @@ pub(super) async fn bulk_decrypt(state: &State, req: Request) -> Result<Response
     if items.len() > MAX_BULK {
         return Err(ApiError::TooManyCiphertexts);
     }
-    let key = load(state, name).await?;
+    let key = usable(state, name).await?;
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
         let plaintext = key
+            .ring
             .decrypt(item.ciphertext.as_bytes(), item.context_bytes())
             .map_err(|e| crypto_error(e, "failed to decrypt ciphertext"))?;
         out.push(DecryptResponse {
@@ -219,8 +235,9 @@ pub(super) async fn bulk_decrypt(state: &State, req: Request) -> Result<Response
 pub(super) async fn hmac(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
     let name = key_name(&req)?;
     let body: HmacRequest = req.json(ApiError::InvalidBody)?;
-    let key = load(state, name).await?;
+    let key = usable(state, name).await?;
     let mac = key
+        .ring
         .hmac(body.message.as_bytes())
         .map_err(|e| crypto_error(e, "failed to compute HMAC"))?;
     json(&HmacResponse {

@@ -6,6 +6,8 @@
 //! - [`error`]: [`ApiError`], every (status, message) pair.
 //! - [`names`]: name and pattern validation.
 //! - `key`, `policy`, `identity`, `status`: handlers, one file per group.
+//! - `ext`: the key lifecycle extension (`/v1/ext/key/…`: disable, enable,
+//!   rotate, rewrap, describe) and its compare-and-swap write loop.
 //!
 //! Order of checks for every request (as KES): canonical path → route (404) →
 //! method (405) → authentication and policy on the routed path (400/403) →
@@ -13,6 +15,7 @@
 //! (none for the log streams) → [audit event for every answered request].
 
 pub(crate) mod error;
+mod ext;
 mod identity;
 mod key;
 mod policy;
@@ -24,7 +27,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
@@ -181,7 +184,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (parts, body) = req.into_parts();
+    let body = req.into_body();
     let body = if route.max_body == 0 {
         Bytes::new()
     } else {
@@ -233,6 +236,11 @@ async fn dispatch(
         Handler::KeyDecrypt => key::decrypt(state, req).await,
         Handler::KeyBulkDecrypt => key::bulk_decrypt(state, req).await,
         Handler::KeyHmac => key::hmac(state, req).await,
+        Handler::KeyDisable => ext::disable(state, req).await,
+        Handler::KeyEnable => ext::enable(state, req).await,
+        Handler::KeyRotate => ext::rotate(state, req).await,
+        Handler::KeyRewrap => ext::rewrap(state, req).await,
+        Handler::KeyDescribeExt => ext::describe(state, req).await,
         Handler::PolicyDescribe => policy::describe(state, req),
         Handler::PolicyRead => policy::read(state, req),
         Handler::PolicyList => policy::list(state, req),

@@ -49,7 +49,7 @@ enum Health {
 /// the cache already flags it offline (so a hanging store answers fast),
 /// else by [`ONLINE_CHECK`]. A timeout counts as unreachable.
 async fn health(state: &State) -> Health {
-    let limit = if state.cache.is_offline() {
+    let limit = if state.health.is_offline() {
         OFFLINE_CHECK
     } else {
         ONLINE_CHECK
@@ -93,7 +93,7 @@ pub(super) async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
 /// or the key cache flags the keystore offline; then `keystore_unavailable`
 /// is set too, so the current Go SDK still decodes the response (§1.3).
 pub(super) async fn status(state: &State) -> Result<Response<Body>, ApiError> {
-    let offline = state.cache.is_offline();
+    let offline = state.health.is_offline();
     let (latency, failed) = match health(state).await {
         Health::Up(latency) => (
             Some(

@@ -8,7 +8,12 @@
 //! ```text
 //! kes-load --server https://127.0.0.1:7373 --api-key kes:v1:… --insecure \
 //!          --key load-test --concurrency 32 --duration 10s
+//! kes-load … --key rotated --rotate 50   # first rotate the key to version 50 (extension)
 //! ```
+//!
+//! With `--rotate N` the key is rotated (`/v1/ext/key/rotate`) until its newest version is N
+//! before the run, so every generate makes a version-N ciphertext and every decrypt opens one:
+//! comparing `--rotate 1` with `--rotate 50` shows the decrypt cost by version.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,6 +56,10 @@ struct Args {
     /// Use HTTP/1.1 only (default: negotiate, h2 preferred).
     #[arg(long)]
     http1: bool,
+    /// Rotate the key until its newest version is this one before the run (lifecycle
+    /// extension; 0 = leave the key as it is).
+    #[arg(long, default_value_t = 0)]
+    rotate: u32,
 }
 
 /// Latency histogram with power-of-two microsecond buckets.
@@ -144,6 +153,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if args.rotate > 0 {
+        rotate_to(&http, &base, &args.key, args.rotate).await?;
+    }
+
     let generate = Arc::new(Histogram::new());
     let decrypt = Arc::new(Histogram::new());
     let stop = Arc::new(AtomicBool::new(false));
@@ -221,8 +234,8 @@ async fn main() -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "concurrency {}  duration {:.1}s  extra keys {}",
-        args.concurrency, elapsed, args.extra_keys
+        "concurrency {}  duration {:.1}s  extra keys {}  key version {}",
+        args.concurrency, elapsed, args.extra_keys, args.rotate
     );
     println!(
         "{:<10} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10}",
@@ -240,6 +253,44 @@ async fn main() -> anyhow::Result<()> {
             format!("≤{:?}", h.quantile(0.9)),
             format!("≤{:?}", h.quantile(0.99)),
         );
+    }
+    Ok(())
+}
+
+/// Rotates `name` until its newest version is `target` (an error if it is already newer).
+async fn rotate_to(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    target: u32,
+) -> anyhow::Result<()> {
+    let d: serde_json::Value = http
+        .get(format!("{base}/v1/ext/key/describe/{name}"))
+        .send()
+        .await?
+        .error_for_status()
+        .context("the server does not serve the key lifecycle extension")?
+        .json()
+        .await?;
+    let mut newest = d
+        .get("versions")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, |v| v.len().saturating_sub(1)) as u64;
+    if newest > u64::from(target) {
+        anyhow::bail!("key {name} is already at version {newest} (> {target}); use another --key");
+    }
+    while newest < u64::from(target) {
+        let r: serde_json::Value = http
+            .put(format!("{base}/v1/ext/key/rotate/{name}"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        newest = r
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .context("rotate answered no version")?;
     }
     Ok(())
 }

@@ -41,18 +41,7 @@ pub(super) async fn run(cmd: KeyCmd, conn: &ConnArgs, out: Out) -> anyhow::Resul
             c.import_key(&name, &bytes, "AES256").await?;
             Ok(())
         }
-        KeyCmd::Info { name } => {
-            let d = c.describe_key(&name).await?;
-            if out.json {
-                return out.json(&d);
-            }
-            out.table(&[
-                ("Name", d.name.clone()),
-                ("Algorithm", d.algorithm.clone()),
-                ("Date", output::time(&d.created_at)),
-                ("Owner", d.created_by.clone()),
-            ])
-        }
+        KeyCmd::Info { name } => info(&c, &name, &out).await,
         KeyCmd::Ls { pattern } => {
             let names = c.list_all_keys(pattern.as_deref().unwrap_or("*")).await?;
             print_names(&out, &names)
@@ -103,7 +92,85 @@ pub(super) async fn run(cmd: KeyCmd, conn: &ConnArgs, out: Out) -> anyhow::Resul
         }
         KeyCmd::Disable { name } => Ok(c.disable_key(&name).await?),
         KeyCmd::Enable { name } => Ok(c.enable_key(&name).await?),
+        KeyCmd::Rotate { name } => {
+            let version = c.rotate_key(&name).await?;
+            if out.json {
+                return out.json(&json!({ "version": version }));
+            }
+            output::line(&version.to_string())
+        }
+        KeyCmd::Rewrap {
+            name,
+            ciphertext,
+            context,
+        } => {
+            let ct = b64_decode(ciphertext.trim())
+                .map_err(|_| anyhow::anyhow!("the ciphertext is not valid base64"))?;
+            let ctx = match context {
+                Some(c) => b64_decode(c.trim())
+                    .map_err(|_| anyhow::anyhow!("the context is not valid base64"))?,
+                None => Vec::new(),
+            };
+            let new = c.rewrap(&name, &ct, &ctx).await?;
+            if out.json {
+                return out.json(&json!({ "ciphertext": b64_encode(&new) }));
+            }
+            output::line(&b64_encode(&new))
+        }
     }
+}
+
+/// `kes key info`: upstream's describe, then the extension describe (state and versions). Against
+/// a server without the extension (404 other than `key does not exist`, legacy 501) or a policy
+/// that allows only the plain describe (403), upstream's describe is what is shown.
+async fn info(c: &client::Client, name: &str, out: &Out) -> anyhow::Result<()> {
+    let plain = c.describe_key(name).await?;
+    let d = match c.describe_key_ext(name).await {
+        Ok(d) => d,
+        Err(client::Error::Api { status, message })
+            if (status == 404 && message != client::Error::KEY_NOT_FOUND.1)
+                || status == 501
+                || status == 403 =>
+        {
+            if out.json {
+                return out.json(&plain);
+            }
+            return out.table(&[
+                ("Name", plain.name.clone()),
+                ("Algorithm", plain.algorithm.clone()),
+                ("Date", output::time(&plain.created_at)),
+                ("Owner", plain.created_by.clone()),
+            ]);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out.json {
+        return out.json(&d);
+    }
+    let state = if d.enabled {
+        out.green("enabled")
+    } else {
+        out.red("disabled")
+    };
+    let mut rows = vec![
+        ("Name", d.name.clone()),
+        ("Algorithm", d.algorithm.clone()),
+        ("Date", output::time(&d.created_at)),
+        ("Owner", d.created_by.clone()),
+        ("State", state),
+    ];
+    let labels: Vec<String> = d
+        .versions
+        .iter()
+        .map(|v| format!("Version {}", v.version))
+        .collect();
+    for (v, label) in d.versions.iter().zip(&labels) {
+        rows.push((
+            label.as_str(),
+            format!("{}  {}", output::time(&v.created_at), v.created_by),
+        ));
+    }
+    out.table(&rows)
 }
 
 /// Prints names one per line, or a JSON array.

@@ -102,7 +102,7 @@ enum KeyCmd {
         /// Base64 of the 32 key bytes.
         key: Option<String>,
     },
-    /// Describe a key.
+    /// Describe a key: its state and versions (upstream's describe on servers without the extension).
     #[command(after_help = "Examples:\n  kes key info my-key\n  kes key info my-key --json")]
     Info {
         /// Key name.
@@ -160,6 +160,24 @@ enum KeyCmd {
     Enable {
         /// Key name.
         name: String,
+    },
+    /// Add a key version (extension); prints its number. New ciphertexts use it, old ones still decrypt.
+    #[command(after_help = "Examples:\n  kes key rotate my-key")]
+    Rotate {
+        /// Key name.
+        name: String,
+    },
+    /// Re-seal a base64 ciphertext under the key's newest version (extension); prints the new base64 ciphertext.
+    #[command(
+        after_help = "Examples:\n  kes key rewrap my-key \"$CIPHERTEXT\"\n  kes key rewrap my-key \"$CIPHERTEXT\" Y29udGV4dA=="
+    )]
+    Rewrap {
+        /// Key name.
+        name: String,
+        /// Base64 ciphertext (any version of the key).
+        ciphertext: String,
+        /// Base64 associated context (kept for the new ciphertext).
+        context: Option<String>,
     },
 }
 

@@ -125,6 +125,8 @@ pub struct Expiry {
     pub unused: Option<Scalar>,
     /// Offline cache lifetime.
     pub offline: Option<Scalar>,
+    /// Project extension: how often a cached key's state is re-read.
+    pub state: Option<Scalar>,
 }
 
 /// `log:`

@@ -42,7 +42,8 @@ pub struct TlsSettings {
     pub ca: Option<PathBuf>,
 }
 
-/// Key cache expiry (kes-api.md §8; project defaults 5m / 30s / 0).
+/// Key cache expiry (kes-api.md §8; project defaults 5m / 30s / 0), plus the
+/// project's `cache.expiry.state` (default 5s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
     /// Whole-cache flush interval.
@@ -51,6 +52,11 @@ pub struct CacheSettings {
     pub unused: Duration,
     /// How long cached keys keep serving while the keystore is offline (0 = off).
     pub offline: Duration,
+    /// Extension (`cache.expiry.state`, not a KES key): a cached key's stored
+    /// state (disabled flag, versions) is re-read at most this long after the
+    /// last read, so changes made through another server sharing the keystore
+    /// arrive within it (0 = only when the entry expires).
+    pub state: Duration,
 }
 
 impl Default for CacheSettings {
@@ -59,6 +65,7 @@ impl Default for CacheSettings {
             any: Duration::from_secs(300),
             unused: Duration::from_secs(30),
             offline: Duration::ZERO,
+            state: Duration::from_secs(5),
         }
     }
 }
@@ -165,6 +172,7 @@ pub fn validate(f: file::File, base: &Path) -> Result<Settings, ConfigError> {
         ("any", &f.cache.expiry.any, &mut cache.any),
         ("unused", &f.cache.expiry.unused, &mut cache.unused),
         ("offline", &f.cache.expiry.offline, &mut cache.offline),
+        ("state", &f.cache.expiry.state, &mut cache.state),
     ] {
         if let Some(v) = text(value) {
             *slot = duration::parse(v).map_err(|e| err(format!("cache.expiry.{name}: {e}")))?;

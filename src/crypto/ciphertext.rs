@@ -58,7 +58,7 @@ pub(crate) fn parse(ct: &[u8]) -> Option<Parsed<'_>> {
 }
 
 /// The current layout; requires `len > 28`.
-fn parse_raw(ct: &[u8]) -> Option<Parsed<'_>> {
+pub(crate) fn parse_raw(ct: &[u8]) -> Option<Parsed<'_>> {
     let (sealed, tail) = ct.split_last_chunk::<{ IV_LEN + NONCE_LEN }>()?;
     if sealed.is_empty() {
         return None;
@@ -234,7 +234,21 @@ pub(crate) fn seal(
     let nonce: [u8; NONCE_LEN] = nonce
         .try_into()
         .map_err(|_| Error::Internal("nonce split"))?;
+    seal_with(cipher, master, iv, nonce, plaintext, context)
+}
 
+/// [`seal`] with a given iv and nonce (tests build ciphertexts with chosen bytes through it).
+///
+/// # Errors
+/// [`Error::Internal`] if the AEAD fails.
+pub(crate) fn seal_with(
+    cipher: Cipher,
+    master: &[u8; KEY_LEN],
+    iv: &[u8; IV_LEN],
+    nonce: [u8; NONCE_LEN],
+    plaintext: &[u8],
+    context: &[u8],
+) -> Result<Vec<u8>, Error> {
     let k = message_key(cipher, master, iv)?;
     let key = aead_key(cipher, &k)?;
 

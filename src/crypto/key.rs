@@ -112,6 +112,22 @@ impl KeyVersion {
         })
     }
 
+    /// The next version of this key for rotation: a fresh random AES256 key that keeps this
+    /// version's HMAC key (none for a legacy key), so `/v1/key/hmac` answers the same after a
+    /// rotation (MinIO derives its root credentials from it). `created_at` = now (UTC).
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the system random number generator fails.
+    pub fn rotated(&self, created_by: &str) -> Result<KeyVersion, Error> {
+        Ok(KeyVersion {
+            cipher: Some(Cipher::Aes256),
+            key: random_key()?,
+            hmac_key: self.hmac_key.clone(),
+            created_at: Some(OffsetDateTime::now_utc()),
+            created_by: created_by.to_owned(),
+        })
+    }
+
     /// The stored value: ASCII `base64-std(protobuf KeyVersion)`, fields in number order, proto3
     /// defaults omitted. A legacy key without a recorded algorithm is written without
     /// `SecretKey.type`, and one without an HMAC key without field 2; [`KeyVersion::decode`] reads
@@ -216,6 +232,21 @@ impl KeyVersion {
             (None, Some(recorded)) => recorded,
             (None, None) => Cipher::Aes256,
         };
+        ciphertext::open(cipher, &self.key, &parsed, context)
+    }
+
+    /// Decrypts a ciphertext in the current raw format only (`sealed ‖ iv ‖ nonce`, §6.2): the
+    /// body of a versioned ciphertext (`ring.rs`). A key without a recorded cipher uses AES256.
+    ///
+    /// # Errors
+    /// [`Error::NotAuthentic`] for every failure.
+    pub fn decrypt_raw(
+        &self,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let parsed = ciphertext::parse_raw(ciphertext).ok_or(Error::NotAuthentic)?;
+        let cipher = self.cipher.unwrap_or(Cipher::Aes256);
         ciphertext::open(cipher, &self.key, &parsed, context)
     }
 

@@ -9,7 +9,13 @@
 //! * `ciphertext.rs`: ciphertext framing — the current raw layout `sealed ‖ iv(16) ‖ nonce(12)` and
 //!   the two legacy layouts decrypt accepts (msgpack and JSON, §6.3), plus per-message key
 //!   derivation and the AEAD seal/open calls (aws-lc-rs; HChaCha20 from `chacha20`).
-//! * `pb.rs`: the stored `KeyVersion` protobuf schema as `prost` messages (derived, no build script).
+//! * `ring.rs`: [`KeyRing`] (every version of a key and its disabled flag, decoded) and
+//!   [`StoredRing`] (the same, stored values verbatim, for read-modify-write); the stored
+//!   `kes:ring:v1:` envelope and why it cannot be confused with upstream's values.
+//! * `framing.rs`: the framing of ciphertexts made with versions ≥ 1 (magic, version, raw format)
+//!   and why it cannot be confused with the three upstream formats.
+//! * `pb.rs`: the stored `KeyVersion` protobuf schema and the project's `KeyRing` envelope as
+//!   `prost` messages (derived, no build script).
 //! * `tests.rs`: unit tests, including every known-answer vector of `testdata/kes-vectors.json`
 //!   (a verbatim copy of the spec file so tests never read outside the repository).
 //!
@@ -19,12 +25,17 @@
 use zeroize::Zeroizing;
 
 mod ciphertext;
+pub mod framing;
 mod key;
 mod pb;
+mod ring;
+#[cfg(test)]
+mod ring_tests;
 #[cfg(test)]
 mod tests;
 
 pub use key::KeyVersion;
+pub use ring::{KeyRing, RING_PREFIX, StoredRing};
 
 /// Length in bytes of every secret key, HMAC key and data encryption key.
 pub const KEY_LEN: usize = 32;

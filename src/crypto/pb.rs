@@ -7,6 +7,7 @@
 //! message SecretKey  { bytes key = 1; uint32 type = 2; }
 //! message HMACKey    { bytes key = 1; uint32 hash = 2; }
 //! message Timestamp  { int64 seconds = 1; int32 nanos = 2; }   // google.protobuf.Timestamp
+//! message KeyRing    { repeated bytes versions = 1; bool disabled = 2; }  // project envelope
 //! ```
 //!
 //! Wire contract (what `prost` does, relied on by `key.rs` and pinned by the known-answer tests):
@@ -17,11 +18,13 @@
 //! low 32 bits (as protobuf-go does) and rejects truncated input, over-long varints, field
 //! number 0, wire types 6/7, a known field with the wrong wire type and non-UTF-8 strings.
 //!
-//! Secrets: [`SecretKey`] and [`HmacKey`] wipe their key bytes on drop ([`ZeroizeOnDrop`]), and
-//! their `Debug` never prints them. `prost` needs a plain `Vec<u8>` for a `bytes` field; it
-//! allocates it once at the payload's length. Only a stored value that repeats a key field with a
-//! longer payload makes it reallocate, and then the earlier (attacker-supplied) bytes are freed
-//! without wiping.
+//! Secrets: [`SecretKey`], [`HmacKey`] and [`KeyRing`] (whose versions hold encoded keys) wipe
+//! their key bytes on drop ([`ZeroizeOnDrop`]), and their `Debug` never prints them. `prost`
+//! needs a plain `Vec<u8>` for a `bytes` field; it allocates it once at the payload's length. Only
+//! a stored value that repeats a key field with a longer payload makes it reallocate, and then
+//! the earlier (attacker-supplied) bytes are freed without wiping (for `KeyRing.versions`, the
+//! outer list may also grow and move its elements, which moves the inner buffers without copying
+//! their bytes).
 
 use std::fmt;
 
@@ -61,6 +64,18 @@ pub(crate) struct HmacKey {
     pub hash: u32,
 }
 
+/// `kes.KeyRing`: the project's envelope for a key with more than one version or a disabled flag
+/// (not an upstream message; see `ring.rs`). `versions[i]` is the upstream-format stored value
+/// (`base64(protobuf KeyVersion)` or legacy JSON text) of version `i`, verbatim.
+#[derive(Clone, PartialEq, prost::Message, Zeroize, ZeroizeOnDrop)]
+#[prost(skip_debug)]
+pub(crate) struct KeyRing {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub versions: Vec<Vec<u8>>,
+    #[prost(bool, tag = "2")]
+    pub disabled: bool,
+}
+
 /// `google.protobuf.Timestamp` (same field numbers and types).
 #[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
 pub(crate) struct Timestamp {
@@ -77,6 +92,15 @@ impl fmt::Debug for KeyVersion {
             .field("hmac_key", &self.hmac_key)
             .field("created_at", &self.created_at)
             .field("created_by", &self.created_by)
+            .finish()
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("versions", &self.versions.len())
+            .field("disabled", &self.disabled)
             .finish()
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use keystores::{Cache, CacheConfig, Keystore};
+use keystores::Keystore;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -23,6 +23,7 @@ use tracing::instrument::WithSubscriber as _;
 
 use crate::config::{self, ConfigError, KeystoreSettings, Settings};
 use crate::crypto::KeyVersion;
+use crate::keycache::{KeyCache, KeyCacheConfig};
 use crate::logs::{LogFormat, Sinks, Telemetry};
 use crate::server::listener::{self, Shared};
 use crate::server::timeouts::Timeouts;
@@ -93,7 +94,7 @@ impl Default for Options {
 pub(crate) struct Current {
     /// The settings in effect (with the `--addr` override applied).
     pub(crate) settings: Settings,
-    /// The keystore under the cache (reused when its settings are unchanged).
+    /// The keystore (reused when its settings are unchanged).
     pub(crate) inner: Arc<dyn Keystore>,
     /// The probe interval new caches get.
     pub(crate) probe_interval: Duration,
@@ -149,19 +150,21 @@ pub(crate) async fn open_keystore(
 }
 
 /// The key cache settings of `cache.expiry` (project defaults as documented).
-pub(crate) fn cache_config(settings: &Settings, probe_interval: Duration) -> CacheConfig {
-    CacheConfig {
+pub(crate) fn cache_config(settings: &Settings, probe_interval: Duration) -> KeyCacheConfig {
+    KeyCacheConfig {
         any: settings.cache.any,
         unused: settings.cache.unused,
         offline: settings.cache.offline,
+        state: settings.cache.state,
         probe_interval,
     }
 }
 
-/// Builds the API state for `settings` on `cache`.
+/// Builds the API state for `settings` on `keystore` and its key `cache`.
 pub(crate) fn build_state(
     settings: &Settings,
-    cache: Arc<Cache>,
+    keystore: Arc<dyn Keystore>,
+    cache: Arc<KeyCache>,
     telemetry: Arc<Telemetry>,
     started_at: OffsetDateTime,
     started: Instant,
@@ -170,7 +173,8 @@ pub(crate) fn build_state(
         admin: settings.admin.clone(),
         policies: settings.policies.clone(),
         api: settings.api.clone(),
-        keystore: cache.clone(),
+        keystore,
+        health: cache.health().clone(),
         cache,
         telemetry,
         started_at,
@@ -357,11 +361,11 @@ async fn launch(
         .telemetry
         .unwrap_or_else(|| Telemetry::new(&settings.log, Sinks::stdio(LogFormat::Text)));
     telemetry.set_levels(&settings.log);
-    let cache = Cache::new(
+    let cache = KeyCache::new(
         keystore.clone(),
         cache_config(settings, options.probe_interval),
     );
-    create_missing_keys(settings, cache.as_ref())
+    create_missing_keys(settings, keystore.as_ref())
         .with_subscriber(telemetry.dispatch.clone())
         .await?;
     let listener = listener::bind(settings.address)
@@ -376,6 +380,7 @@ async fn launch(
     })?;
     let state = build_state(
         settings,
+        keystore.clone(),
         cache,
         telemetry,
         OffsetDateTime::now_utc(),

@@ -23,11 +23,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keystores::{Cache, Keystore};
+use keystores::Keystore;
 use tracing::instrument::WithSubscriber as _;
 
 use super::lifecycle::{self as run, Running, StartError};
 use crate::config;
+use crate::keycache::KeyCache;
 
 /// What a successful reload changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,17 +70,18 @@ async fn reload_inner(running: &Running, path: &Path) -> Result<Reloaded, StartE
         current.inner.clone()
     };
     let cache = if new_cache {
-        Cache::new(
+        KeyCache::new(
             inner.clone(),
             run::cache_config(&settings, current.probe_interval),
         )
     } else {
         old.cache.clone()
     };
-    run::create_missing_keys(&settings, cache.as_ref()).await?;
+    run::create_missing_keys(&settings, inner.as_ref()).await?;
 
     let state = run::build_state(
         &settings,
+        inner.clone(),
         cache,
         old.telemetry.clone(),
         old.started_at,

@@ -1,4 +1,5 @@
-//! Key management and cryptographic operations: `/v1/key/…` and the disable/enable extension `/v1/ext/key/…`.
+//! Key management and cryptographic operations: `/v1/key/…` and the lifecycle extension `/v1/ext/key/…` (disable,
+//! enable, rotate, rewrap, describe with versions).
 
 use reqwest::Method;
 use serde::Serialize;
@@ -9,9 +10,10 @@ use super::Client;
 use super::transport::Req;
 use crate::error::{Error, Result};
 use crate::wire::{
-    Base64, BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyResponse, EncryptRequest,
-    EncryptResponse, GenerateRequest, GenerateResponse, HmacRequest, HmacResponse,
-    ImportKeyRequest, ListKeysResponse, SecretBase64,
+    Base64, BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyExtResponse,
+    DescribeKeyResponse, EncryptRequest, EncryptResponse, GenerateRequest, GenerateResponse,
+    HmacRequest, HmacResponse, ImportKeyRequest, ListKeysResponse, RewrapRequest, RewrapResponse,
+    RotateKeyResponse, SecretBase64,
 };
 
 impl Client {
@@ -156,6 +158,38 @@ impl Client {
     pub async fn enable_key(&self, name: &str) -> Result<()> {
         self.call_empty(Req::new(Method::PUT, &["v1", "ext", "key", "enable", name]))
             .await
+    }
+
+    /// `PUT /v1/ext/key/rotate/{name}` (extension): adds a version, which new ciphertexts use from then on; every
+    /// older ciphertext still decrypts. Returns the new version's number (the key as created is version 0).
+    pub async fn rotate_key(&self, name: &str) -> Result<u32> {
+        let r: RotateKeyResponse = self
+            .call_json(Req::new(Method::PUT, &["v1", "ext", "key", "rotate", name]))
+            .await?;
+        Ok(r.version)
+    }
+
+    /// `PUT /v1/ext/key/rewrap/{name}` (extension): the plaintext of `ciphertext` (any version of the key, with
+    /// associated data `context`) sealed under the newest version with the same context. The plaintext never leaves
+    /// the server. 400 `decryption failed: ciphertext is not authentic`, 403 `key is disabled`.
+    pub async fn rewrap(&self, name: &str, ciphertext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        let body = RewrapRequest {
+            ciphertext: ciphertext.into(),
+            context: optional(context),
+        };
+        let r: RewrapResponse = self
+            .call_json(Req::new(Method::PUT, &["v1", "ext", "key", "rewrap", name]).json(&body)?)
+            .await?;
+        Ok(r.ciphertext.into_inner())
+    }
+
+    /// `GET /v1/ext/key/describe/{name}` (extension): the key's state and every version, newest last.
+    pub async fn describe_key_ext(&self, name: &str) -> Result<DescribeKeyExtResponse> {
+        self.call_json(Req::new(
+            Method::GET,
+            &["v1", "ext", "key", "describe", name],
+        ))
+        .await
     }
 
     /// `POST /v1/key/{operation}/{name}` with a JSON body, decoding the JSON answer.

@@ -1,5 +1,7 @@
 //! Key management and cryptographic operations: import, describe, list, encrypt, generate, decrypt, bulk decrypt
-//! and HMAC (`kes-api.md` §1.2, the legacy bulk-decrypt route). Create, delete, disable and enable have no body.
+//! and HMAC (`kes-api.md` §1.2, the legacy bulk-decrypt route), and the lifecycle extension's rotate, rewrap and
+//! describe (`kes-api.md` "Extension: key versions, rotation, rewrap"). Create, delete, disable and enable have no
+//! body.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -106,6 +108,69 @@ context_requests! {
         #[serde(default, alias = "Ciphertext")]
         pub ciphertext: Base64,
     };
+
+    /// `PUT|POST /v1/ext/key/rewrap/{name}` body (extension): a ciphertext of any version of the key and its
+    /// context; the answer ([`RewrapResponse`]) is the same plaintext sealed under the newest version with the same
+    /// context.
+    pub struct RewrapRequest {
+        /// Ciphertext (any version, any format decrypt accepts).
+        #[serde(default, alias = "Ciphertext")]
+        pub ciphertext: Base64,
+    };
+}
+
+/// `PUT|POST /v1/ext/key/rewrap/{name}` response (extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewrapResponse {
+    /// The ciphertext under the newest version.
+    #[serde(default, alias = "Ciphertext")]
+    pub ciphertext: Base64,
+}
+
+/// `PUT|POST /v1/ext/key/rotate/{name}` response (extension).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotateKeyResponse {
+    /// The number of the version just added (the key as created is version 0).
+    #[serde(default, alias = "Version")]
+    pub version: u32,
+}
+
+/// One version in [`DescribeKeyExtResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVersionInfo {
+    /// Version number: 0 for the key as created or imported, then 1, 2, … per rotation.
+    #[serde(default)]
+    pub version: u32,
+    /// When the version was made (Go's zero time when the stored key records none).
+    #[serde(default = "epoch", with = "rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Identity that made it (empty when not recorded).
+    #[serde(default, with = "nullable")]
+    pub created_by: String,
+}
+
+/// `GET /v1/ext/key/describe/{name}` response (extension): the key as created (version 0), its state and every
+/// version, newest last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescribeKeyExtResponse {
+    /// Key name.
+    #[serde(default, with = "nullable")]
+    pub name: String,
+    /// Algorithm of version 0 (`AES256` or `ChaCha20`; versions added by rotation are AES256).
+    #[serde(default, with = "nullable")]
+    pub algorithm: String,
+    /// Creation time of version 0.
+    #[serde(default = "epoch", with = "rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Identity that created version 0.
+    #[serde(default, with = "nullable")]
+    pub created_by: String,
+    /// `false` while the key is disabled.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Every version, oldest first.
+    #[serde(default, with = "nullable")]
+    pub versions: Vec<KeyVersionInfo>,
 }
 
 /// `POST /v1/key/encrypt/{name}` response.

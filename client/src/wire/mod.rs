@@ -1,5 +1,5 @@
 //! JSON request and response bodies of the KES API (`kes-api.md` §1.2–§1.4, the bulk-decrypt legacy route and the
-//! key disable/enable extension, which has no body).
+//! key lifecycle extension: disable/enable have no body; rotate, rewrap and the extension describe do).
 //!
 //! Every type derives both `Serialize` and `Deserialize`: the server encodes them and the client decodes them (and
 //! vice versa for requests). The encoding follows Go's `encoding/json` as used by KES:
@@ -38,9 +38,10 @@ mod tests;
 pub use b64::{Base64, SecretBase64, b64_decode, b64_encode};
 pub use identity::{DescribeIdentityResponse, ListIdentitiesResponse, SelfDescribeResponse};
 pub use key::{
-    BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyResponse, EncryptRequest,
-    EncryptResponse, GenerateRequest, GenerateResponse, HmacRequest, HmacResponse,
-    ImportKeyRequest, ListKeysResponse,
+    BulkDecryptItem, DecryptRequest, DecryptResponse, DescribeKeyExtResponse, DescribeKeyResponse,
+    EncryptRequest, EncryptResponse, GenerateRequest, GenerateResponse, HmacRequest, HmacResponse,
+    ImportKeyRequest, KeyVersionInfo, ListKeysResponse, RewrapRequest, RewrapResponse,
+    RotateKeyResponse,
 };
 pub use log::{AuditEvent, AuditRequest, AuditResponse, ErrorEvent, ErrorResponse};
 pub use policy::{DescribePolicyResponse, Empty, ListPoliciesResponse, PolicyResponse, Rules};
