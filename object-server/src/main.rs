@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use object_server::config::{Limits, parse_duration};
+use object_server::sse::kms_config::KmsSettings;
 use object_server::{Config, Credentials};
 
-/// S3-compatible object server with SSE-C (MinIO-compatible).
+/// S3-compatible object server with SSE-C, SSE-S3 and SSE-KMS (MinIO-compatible; the KMS is a
+/// KES server configured with MinIO's `MINIO_KMS_KES_*` variables).
 #[derive(Debug, Parser)]
 #[command(name = "object-server", version)]
 struct Args {
@@ -114,6 +116,13 @@ async fn main() -> ExitCode {
     let certs_dir = args.certs_dir.or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".minio").join("certs"))
     });
+    let kms = match KmsSettings::from_lookup(&|k| std::env::var(k).ok(), certs_dir.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("object-server: Invalid KMS configuration specified: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         address: args.address,
         data_dir: args.data_dir,
@@ -127,6 +136,7 @@ async fn main() -> ExitCode {
             idle_timeout: args.idle_timeout,
             stall_timeout: args.stall_timeout,
         },
+        kms,
     };
     match object_server::run(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
