@@ -144,6 +144,45 @@ fn sse_s3_and_sse_kms_through_kes_with_api_key() {
     }
 
     boto3(&env, include_str!("scripts/sse_kms.py"));
+
+    // A 4 KiB SSE-S3 GET costs exactly one KES decrypt: count the decrypts in the KES audit
+    // log (ordered) between two marker requests (describe of absent keys) around the GET.
+    let wait_for = |marker: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let log = kes.audit_log("kes");
+            if let Some(at) = log.find(marker) {
+                return (log, at);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no audit line {marker}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let _ = rt.block_on(admin.describe_key("marker-before"));
+    let (_, before) = wait_for("/v1/key/describe/marker-before");
+    let got = env.path("home/got-small");
+    aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "mybucket",
+        "--key",
+        "small",
+        got.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&got).unwrap(), data(4096, 9));
+    let _ = rt.block_on(admin.describe_key("marker-after"));
+    let (log, after) = wait_for("/v1/key/describe/marker-after");
+    let between = &log[before..after];
+    assert_eq!(
+        between.matches("/v1/key/decrypt/").count(),
+        1,
+        "one KES decrypt for one SSE-S3 GET: {between}"
+    );
+    assert_eq!(between.matches("/v1/key/generate/").count(), 0, "{between}");
 }
 
 #[test]

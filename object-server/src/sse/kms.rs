@@ -163,3 +163,140 @@ impl Kms {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(e: Error) -> (String, u16, String) {
+        let s: s3s::S3Error = e.into();
+        (
+            s.code().as_str().to_owned(),
+            s.status_code().map_or(0, |c| c.as_u16()),
+            s.message().unwrap_or_default().to_owned(),
+        )
+    }
+
+    #[test]
+    fn kes_errors_map_to_s3_errors() {
+        use client::Error as K;
+        let cases = [
+            (
+                Op::Decrypt,
+                K::from(K::KEY_NOT_FOUND),
+                (
+                    "kms:KeyNotFound",
+                    404,
+                    "key with given key ID does not exist",
+                ),
+            ),
+            (
+                Op::Generate,
+                K::from(K::KEY_NOT_FOUND),
+                (
+                    "kms:KeyNotFound",
+                    404,
+                    "key with given key ID does not exist",
+                ),
+            ),
+            (
+                Op::Decrypt,
+                K::from(K::NOT_ALLOWED),
+                (
+                    "kms:NotAuthorized",
+                    403,
+                    "insufficient permissions to perform KMS operation",
+                ),
+            ),
+            (
+                Op::Generate,
+                K::from(K::NOT_ALLOWED_LEGACY),
+                (
+                    "kms:NotAuthorized",
+                    403,
+                    "insufficient permissions to perform KMS operation",
+                ),
+            ),
+            (
+                Op::Decrypt,
+                K::from(K::KEY_DISABLED),
+                ("kms:KeyDisabled", 403, "key is disabled"),
+            ),
+            (
+                Op::Generate,
+                K::from(K::KEY_DISABLED),
+                ("kms:KeyDisabled", 403, "key is disabled"),
+            ),
+            (
+                Op::Decrypt,
+                K::from(K::DECRYPT_FAILED),
+                (
+                    "kms:InvalidCiphertextException",
+                    400,
+                    "failed to decrypt ciphertext",
+                ),
+            ),
+            (
+                Op::Decrypt,
+                K::Connection("refused".into()),
+                (
+                    "kms:DecryptionFailed",
+                    500,
+                    "failed to decrypt ciphertext with KMS key",
+                ),
+            ),
+            (
+                Op::Decrypt,
+                K::api(503, "unavailable"),
+                (
+                    "kms:DecryptionFailed",
+                    500,
+                    "failed to decrypt ciphertext with KMS key",
+                ),
+            ),
+            (
+                Op::Generate,
+                K::Connection("refused".into()),
+                (
+                    "kms:KeyGenerationFailed",
+                    500,
+                    "failed to generate data key with KMS key",
+                ),
+            ),
+            (
+                Op::Generate,
+                K::invalid_key_name("a/b"),
+                (
+                    "kms:KeyGenerationFailed",
+                    500,
+                    "failed to generate data key with KMS key",
+                ),
+            ),
+            (
+                Op::Generate,
+                K::from(K::DECRYPT_FAILED),
+                (
+                    "kms:KeyGenerationFailed",
+                    500,
+                    "failed to generate data key with KMS key",
+                ),
+            ),
+        ];
+        for (op, kes, (code, status, message)) in cases {
+            let got = s3(map_error(op, "k", &kes));
+            assert_eq!(
+                got,
+                (code.to_owned(), status, message.to_owned()),
+                "{op:?} {kes:?}"
+            );
+        }
+        assert_eq!(
+            s3(Error::KmsNotConfigured),
+            (
+                "NotImplemented".to_owned(),
+                501,
+                "Server side encryption specified but KMS is not configured".to_owned()
+            )
+        );
+    }
+}

@@ -99,7 +99,7 @@ impl KesSetup {
             .collect();
         let config = format!(
             "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
-             policy:\n{policy}    identities:\n    - {}\n    - {}\nkeystore:\n  fs:\n    path: keys\n",
+             policy:\n{policy}    identities:\n    - {}\n    - {}\nkeystore:\n  fs:\n    path: keys\nlog:\n  error: on\n  audit: on\n",
             admin.identity(),
             minio.identity(),
             minio_cert.identity,
@@ -175,6 +175,11 @@ impl KesSetup {
             .ca_file(&self.ca)
             .build()
             .unwrap()
+    }
+
+    /// The audit log (stdout) of server `name` so far.
+    pub fn audit_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.stdout.log"))).unwrap_or_default()
     }
 
     /// The object server's `MINIO_KMS_KES_*` variables for `endpoints`, authenticating with the

@@ -55,7 +55,7 @@ expect_error("kms:KeyNotFound", 404, s3.put_object, Bucket=B, Key="x", Body=b"x"
 expect_error("InvalidArgument", 400, s3.put_object, Bucket=B, Key="x", Body=b"x", ServerSideEncryption="aws:kms:dsse")
 expect_error("InvalidArgument", 400, s3.put_object, Bucket=B, Key="x", Body=b"x", ServerSideEncryption="AES256", SSEKMSKeyId="testkey-1")
 expect_error("InvalidArgument", 400, s3.put_object, Bucket=B, Key="x", Body=b"x", ServerSideEncryption="AES256", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
-expect_error("InvalidRequest", 400, s3.put_object, Bucket=B, Key="x", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=" testkey-1")
+# (a key id with surrounding spaces cannot be sent: HTTP trims header values; unit-tested)
 expect_error("InvalidRequest", 400, s3.get_object, Bucket=B, Key="s3obj", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
 expect_error("InvalidRequest", 400, s3.get_object, Bucket=B, Key="kmsobj", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
 check("errors left no object", "Contents" not in s3.list_objects_v2(Bucket=B, Prefix="x"))
