@@ -203,7 +203,7 @@ pub fn parse_write(
             || ctx.is_some()
             || sse.is_some_and(|v| !v.eq_ignore_ascii_case("AES256"));
         let kms_selected = sse.is_some_and(|v| v.eq_ignore_ascii_case("aws:kms"));
-        if (s3 && kms) || (kms && !kms_selected) {
+        if kms && !kms_selected {
             return Err(write_error(
                 op,
                 Error::SseKmsHeader,
