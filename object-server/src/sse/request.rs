@@ -133,11 +133,6 @@ pub fn check_read_headers(headers: &HeaderMap, tls: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether the request carries any SSE header (SSE-S3/SSE-KMS or SSE-C).
-pub fn has_sse_headers(headers: &HeaderMap) -> bool {
-    any_header(headers, &SSE_KMS) || any_header(headers, &SSEC)
-}
-
 /// `x-amz-server-side-encryption-aws-kms-key-id` → key name: `arn:aws:kms:` stripped, empty →
 /// `None`, surrounding spaces refused.
 pub fn parse_key_id(raw: &str) -> Result<Option<String>, Error> {

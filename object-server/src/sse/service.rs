@@ -93,11 +93,6 @@ impl Keyed {
         &self.state
     }
 
-    /// The SSE-C key the request carried, if any.
-    pub fn customer(&self) -> Option<&CustomerKey> {
-        self.customer.as_ref()
-    }
-
     /// The key of a single-part object's DARE stream (the OEK).
     pub fn object_key(&self) -> &Key32 {
         &self.oek.0
