@@ -20,6 +20,7 @@
 //! * [`sse`] — the encryption front door: SSE headers, KES data keys, KEK/OEK derivation and
 //!   sealing, internal metadata, DARE 2.0 streams, range arithmetic.
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.
+//! * [`kms_admin`] — MinIO's KMS admin API (`mc admin kms key …`) as an s3s custom route.
 //!
 //! ## Security
 //!
@@ -46,6 +47,7 @@
 
 pub mod config;
 pub mod error;
+pub mod kms_admin;
 pub mod s3;
 pub mod server;
 pub mod sse;

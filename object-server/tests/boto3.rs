@@ -292,6 +292,8 @@ expect_error("NotImplemented", 501, s3.create_multipart_upload, Bucket="bk2", Ke
 expect_error("NotImplemented", 501, s3.put_bucket_encryption, Bucket="bk2",
              ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
 expect_error("ServerSideEncryptionConfigurationNotFoundError", 404, s3.get_bucket_encryption, Bucket="bk2")
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=k1")
+check("KMS admin API without a KMS", st == 501 and b"NotImplemented" in body, (st, body))
 s3.put_object(Bucket="bk2", Key="plain-without-kms", Body=b"x")
 s3.delete_object(Bucket="bk2", Key="plain-without-kms")
 expect_error("InvalidArgument", 400, s3.put_object, Bucket="bk2", Key="k", Body=b"x", ServerSideEncryption="AES256",

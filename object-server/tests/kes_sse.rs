@@ -455,6 +455,38 @@ check("recovered", s3.get_object(Bucket=B, Key="after")["Body"].read() == b"afte
 print("ALL OK")
 "#;
 
+const KMS_ADMIN: &str = r#"
+import json
+st, body = admin("GET", "/minio/kms/v1/status")
+check("kms status 200", st == 200, (st, body))
+status = json.loads(body)
+check("kms status", status["name"] == "MinIO KES" and status["default-key-id"] == os.environ["DEFAULT_KEY"]
+      and sorted(status["endpoints"].values()) == ["offline", "online"], status)
+st, body = admin("POST", "/minio/admin/v3/kms/status")
+check("admin v3 status", st == 200 and json.loads(body)["default-key-id"] == os.environ["DEFAULT_KEY"], (st, body))
+st, body = admin("GET", "/minio/kms/v1/metrics")
+m = json.loads(body)
+check("kms metrics", st == 200 and m["kms_req_success"] >= 120 and "10000000000" in m["kms_resp_time"], m)
+st, body = admin("POST", "/minio/kms/v1/key/create?key-id=admin-made")
+check("key create", st == 200, (st, body))
+st, body = admin("POST", "/minio/admin/v3/kms/key/create?key-id=admin-made")
+check("key create again", st == 409 and b"kms:KeyAlreadyExists" in body, (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/list?pattern=admin%2A")
+check("key list", st == 200 and json.loads(body) == [{"name": "admin-made"}], (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=admin-made")
+check("key status", st == 200 and json.loads(body) == {"key-id": "admin-made"}, (st, body))
+st, body = admin("GET", "/minio/admin/v3/kms/key/status")
+check("default key status", st == 200 and json.loads(body) == {"key-id": os.environ["DEFAULT_KEY"]}, (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=no-such-key")
+doc = json.loads(body)
+check("missing key status", st == 200 and doc["encryption-error"] == "key does not exist", doc)
+st, body = admin("GET", "/minio/kms/v1/version")
+check("kms version", st == 200 and "version" in json.loads(body), (st, body))
+st, body = admin("GET", "/minio/kms/v1/apis")
+check("kms apis", st == 200 and any(a["path"].startswith("/v1/key/generate") for a in json.loads(body)), (st, body))
+print("ALL OK")
+"#;
+
 #[test]
 fn two_kes_endpoints_failover_and_full_outage() {
     let dir = tempfile::tempdir().unwrap();
@@ -489,6 +521,9 @@ fn two_kes_endpoints_failover_and_full_outage() {
         "no S3 request may fail when one KES endpoint stops"
     );
     assert!(k1.is_none());
+
+    // MinIO's KMS admin API: per-endpoint status (the first endpoint is down), metrics, keys.
+    boto3(&env, KMS_ADMIN);
 
     // KES stopped entirely: clear S3 errors, nothing lost or corrupted; back when it returns.
     let addr = k2.kill();

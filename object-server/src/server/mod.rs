@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config, ConfigError, Limits};
+use crate::kms_admin::KmsAdmin;
 use crate::s3::ObjectServer;
 use crate::sse::Sse;
 use crate::sse::kms::Kms;
@@ -118,8 +119,10 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         None => None,
     };
     let keep_warm = kms.as_ref().map(Kms::keep_warm);
+    let admin = KmsAdmin::new(kms.clone());
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
+    builder.set_route(admin);
     builder.set_auth(SimpleAuth::from_single(
         config.credentials.access_key.clone(),
         config.credentials.secret_key.as_str(),

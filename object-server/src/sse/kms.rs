@@ -10,9 +10,10 @@
 //!   `DescribeKey(default)` every 10 s.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::keys::Key32;
+use super::kms_metrics::{KmsMetrics, Outcome};
 use crate::error::Error;
 
 /// How often the default key is described to keep it in KES's cache.
@@ -37,6 +38,9 @@ pub struct ProbeError(String);
 pub struct Kms {
     client: client::Client,
     default_key: Arc<str>,
+    /// One client per endpoint (no failover), for the per-endpoint status.
+    endpoints: Arc<[(String, client::Client)]>,
+    metrics: Arc<KmsMetrics>,
 }
 
 /// Which operation failed (decides the fallback error).
@@ -66,12 +70,46 @@ fn map_error(op: Op, key: &str, e: &client::Error) -> Error {
 }
 
 impl Kms {
-    /// Wraps a built client; `default_key` is `MINIO_KMS_KES_KEY_NAME`.
-    pub fn new(client: client::Client, default_key: &str) -> Self {
+    /// Wraps a built client; `default_key` is `MINIO_KMS_KES_KEY_NAME`; `endpoints` are
+    /// single-endpoint clients (URL, client) for status reports.
+    pub fn new(
+        client: client::Client,
+        default_key: &str,
+        endpoints: Vec<(String, client::Client)>,
+    ) -> Self {
         Self {
             client,
             default_key: Arc::from(default_key),
+            endpoints: endpoints.into(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The underlying (failover) client, for admin calls.
+    pub fn client(&self) -> &client::Client {
+        &self.client
+    }
+
+    /// The local request counters.
+    pub fn metrics(&self) -> &KmsMetrics {
+        &self.metrics
+    }
+
+    /// `GET /v1/status` on every endpoint: (URL, online).
+    pub async fn endpoint_status(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::with_capacity(self.endpoints.len());
+        for (url, c) in self.endpoints.iter() {
+            out.push((url.clone(), c.status().await.is_ok()));
+        }
+        out
+    }
+
+    /// `POST /v1/key/create/<key>` (counted).
+    pub async fn create_key(&self, key: &str) -> Result<(), client::Error> {
+        let start = Instant::now();
+        let r = self.client.create_key(key).await;
+        self.metrics.record(Outcome::of(&r), start.elapsed());
+        r
     }
 
     /// The default key (SSE-S3, SSE-KMS without key id).
@@ -81,11 +119,10 @@ impl Kms {
 
     /// `POST /v1/key/generate/<key>` with `context` as associated data.
     pub async fn generate(&self, key: &str, context: &[u8]) -> Result<DataKey, Error> {
-        let r = self
-            .client
-            .generate(key, context)
-            .await
-            .map_err(|e| map_error(Op::Generate, key, &e))?;
+        let start = Instant::now();
+        let r = self.client.generate(key, context).await;
+        self.metrics.record(Outcome::of(&r), start.elapsed());
+        let r = r.map_err(|e| map_error(Op::Generate, key, &e))?;
         let plaintext = Key32::from_slice(&r.plaintext).ok_or_else(|| {
             tracing::warn!(key, "KMS returned a data key that is not 32 bytes");
             Error::KmsKeyGenerationFailed
@@ -103,11 +140,10 @@ impl Kms {
         ciphertext: &[u8],
         context: &[u8],
     ) -> Result<Key32, Error> {
-        let plain = self
-            .client
-            .decrypt(key, ciphertext, context)
-            .await
-            .map_err(|e| map_error(Op::Decrypt, key, &e))?;
+        let start = Instant::now();
+        let r = self.client.decrypt(key, ciphertext, context).await;
+        self.metrics.record(Outcome::of(&r), start.elapsed());
+        let plain = r.map_err(|e| map_error(Op::Decrypt, key, &e))?;
         Key32::from_slice(&plain).ok_or_else(|| {
             tracing::warn!(key, "KMS returned a data key that is not 32 bytes");
             Error::KmsDecryptionFailed

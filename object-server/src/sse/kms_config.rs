@@ -235,16 +235,26 @@ impl KmsSettings {
 impl KmsConfig {
     /// Builds the KES client (no network I/O).
     pub fn connect(&self) -> Result<Kms, String> {
-        let mut b = client::Client::builder().endpoints(self.endpoints.iter().cloned());
-        b = match &self.auth {
-            KesAuth::ApiKey(k) => b.api_key(k.clone()),
-            KesAuth::Files { cert, key } => b.identity_files(cert, key),
+        let build = |endpoints: &[String], retries: u32| {
+            let mut b = client::Client::builder()
+                .endpoints(endpoints.iter().cloned())
+                .max_retries(retries);
+            b = match &self.auth {
+                KesAuth::ApiKey(k) => b.api_key(k.clone()),
+                KesAuth::Files { cert, key } => b.identity_files(cert, key),
+            };
+            if let Some(ca) = &self.ca_path {
+                b = b.ca_file(ca);
+            }
+            b.build().map_err(|e| format!("kms: {e}"))
         };
-        if let Some(ca) = &self.ca_path {
-            b = b.ca_file(ca);
-        }
-        let client = b.build().map_err(|e| format!("kms: {e}"))?;
-        Ok(Kms::new(client, &self.key_name))
+        let client = build(&self.endpoints, client::client::DEFAULT_MAX_RETRIES)?;
+        let single = self
+            .endpoints
+            .iter()
+            .map(|e| Ok((e.clone(), build(std::slice::from_ref(e), 0)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Kms::new(client, &self.key_name, single))
     }
 }
 

@@ -10,7 +10,8 @@
 //! * [`keys`] — KEK/OEK derivation, 64-byte OEK sealing, part and ETag keys.
 //! * [`context`] — the KES context: canonical Go-JSON of a string map.
 //! * [`kms`] — [`kms::Kms`]: generate/decrypt through the `client` crate, error mapping, start-up
-//!   probe, keep-warm; [`kms_config`] — `MINIO_KMS_KES_*` environment.
+//!   probe, keep-warm; [`kms_config`] — `MINIO_KMS_KES_*` environment; [`kms_metrics`] —
+//!   local request counters.
 //! * [`dare`] — DARE 2.0 packages; [`stream`] — sealing bodies, decrypting read plans;
 //!   [`range`] — size and range arithmetic.
 //!
@@ -26,6 +27,7 @@ pub mod dare;
 pub mod keys;
 pub mod kms;
 pub mod kms_config;
+pub mod kms_metrics;
 pub mod meta;
 pub mod params;
 pub mod range;

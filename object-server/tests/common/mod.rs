@@ -337,6 +337,18 @@ def expect_error(code, status, fn, *a, **kw):
         assert got == (code, status), f"expected {(code, status)}, got {got}: {e}"
         return e
     raise AssertionError(f"expected {code}/{status}, call succeeded")
+def admin(method, path):
+    """A SigV4-signed request to a non-S3 path (MinIO admin APIs): (status, body bytes)."""
+    import urllib3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    urllib3.disable_warnings()
+    req = AWSRequest(method=method, url=os.environ["ENDPOINT"] + path, data=b"")
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+    SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]), "s3", "us-east-1").add_auth(req)
+    r = urllib3.PoolManager(cert_reqs="CERT_NONE").request(method, req.url, headers=dict(req.headers), body=b"")
+    return r.status, r.data
 def check(name, cond, detail=""):
     if not cond:
         raise AssertionError(f"{name} failed {detail}")
