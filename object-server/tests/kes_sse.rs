@@ -285,38 +285,9 @@ fn stored_objects(
     out
 }
 
-const ERASE_PUT: &str = r#"
-B = "erase"
-s3.create_bucket(Bucket=B)
-ctx = base64.b64encode(b'{"tenant":"t1"}').decode()
-s3.put_object(Bucket=B, Key="s3obj", Body=b"sse-s3 secret data" * 1000, ServerSideEncryption="AES256")
-s3.put_object(Bucket=B, Key="kmsobj", Body=b"sse-kms secret data" * 1000, ServerSideEncryption="aws:kms",
-              SSEKMSKeyId="erase-key", SSEKMSEncryptionContext=ctx)
-s3.put_object(Bucket=B, Key="plain", Body=b"plain data")
-print("ALL OK")
-"#;
+const ERASE_PUT: &str = include_str!("scripts/erase_put.py");
 
-const ERASE_CHECK: &str = r#"
-B = "erase"
-def kms_error(fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        return (e.response["Error"].get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"])
-    raise AssertionError("call succeeded")
-got = kms_error(s3.get_object, Bucket=B, Key="kmsobj")
-check("sse-kms read after delete", got == ("kms:KeyNotFound", 404), got)
-got = kms_error(s3.get_object, Bucket=B, Key="s3obj", Range="bytes=0-9")
-check("sse-s3 read after delete", got in (("kms:KeyNotFound", 404), ("kms:InvalidCiphertextException", 400)), got)
-got = kms_error(s3.copy_object, Bucket=B, Key="copy", CopySource={"Bucket": B, "Key": "kmsobj"})
-check("copy source after delete", got == ("kms:KeyNotFound", 404), got)
-h = s3.head_object(Bucket=B, Key="kmsobj")
-check("head sse-kms needs no KES", h["SSEKMSKeyId"] == "erase-key")
-got = kms_error(s3.put_object, Bucket=B, Key="new", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="erase-key")
-check("put with a deleted key", got == ("kms:KeyNotFound", 404), got)
-check("plain still readable", s3.get_object(Bucket=B, Key="plain")["Body"].read() == b"plain data")
-print("ALL OK")
-"#;
+const ERASE_CHECK: &str = include_str!("scripts/erase_check.py");
 
 #[test]
 fn deleting_the_external_key_erases_objects_for_good() {
@@ -407,85 +378,13 @@ fn deleting_the_external_key_erases_objects_for_good() {
     );
 }
 
-const LOOP: &str = r#"
-B = "failover"
-n = int(sys.argv[1])
-s3.create_bucket(Bucket=B)
-failures = 0
-for i in range(n):
-    body = (b"%d" % i) * 500
-    try:
-        s3.put_object(Bucket=B, Key=f"o{i}", Body=body, ServerSideEncryption="AES256")
-        got = s3.get_object(Bucket=B, Key=f"o{i}")["Body"].read()
-        assert got == body
-    except Exception as e:
-        failures += 1
-        print("FAIL", i, e, file=sys.stderr, flush=True)
-    print("done", i, flush=True)
-print("failures", failures, flush=True)
-"#;
+const LOOP: &str = include_str!("scripts/failover_loop.py");
 
-const OUTAGE: &str = r#"
-B = "failover"
-def err(fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        return (e.response["Error"].get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"])
-    raise AssertionError("call succeeded")
-got = err(s3.put_object, Bucket=B, Key="down", Body=b"x", ServerSideEncryption="AES256")
-check("put while KES is down", got == ("kms:KeyGenerationFailed", 500), got)
-got = err(s3.get_object, Bucket=B, Key="o1")
-check("get while KES is down", got == ("kms:DecryptionFailed", 500), got)
-s3.put_object(Bucket=B, Key="plain-during-outage", Body=b"plain")
-check("plain objects unaffected", s3.get_object(Bucket=B, Key="plain-during-outage")["Body"].read() == b"plain")
-check("no partial object", "Contents" not in s3.list_objects_v2(Bucket=B, Prefix="down"))
-print("ALL OK")
-"#;
+const OUTAGE: &str = include_str!("scripts/outage.py");
 
-const RECOVERED: &str = r#"
-B = "failover"
-n = int(os.environ["N"])
-for i in range(n):
-    check_i = s3.get_object(Bucket=B, Key=f"o{i}")["Body"].read() == (b"%d" % i) * 500
-    if not check_i:
-        raise AssertionError(f"object o{i} differs")
-s3.put_object(Bucket=B, Key="after", Body=b"after", ServerSideEncryption="AES256")
-check("recovered", s3.get_object(Bucket=B, Key="after")["Body"].read() == b"after")
-print("ALL OK")
-"#;
+const RECOVERED: &str = include_str!("scripts/recovered.py");
 
-const KMS_ADMIN: &str = r#"
-import json
-st, body = admin("GET", "/minio/kms/v1/status")
-check("kms status 200", st == 200, (st, body))
-status = json.loads(body)
-check("kms status", status["name"] == "MinIO KES" and status["default-key-id"] == os.environ["DEFAULT_KEY"]
-      and sorted(status["endpoints"].values()) == ["offline", "online"], status)
-st, body = admin("POST", "/minio/admin/v3/kms/status")
-check("admin v3 status", st == 200 and json.loads(body)["default-key-id"] == os.environ["DEFAULT_KEY"], (st, body))
-st, body = admin("GET", "/minio/kms/v1/metrics")
-m = json.loads(body)
-check("kms metrics", st == 200 and m["kms_req_success"] >= 120 and "10000000000" in m["kms_resp_time"], m)
-st, body = admin("POST", "/minio/kms/v1/key/create?key-id=admin-made")
-check("key create", st == 200, (st, body))
-st, body = admin("POST", "/minio/admin/v3/kms/key/create?key-id=admin-made")
-check("key create again", st == 409 and b"kms:KeyAlreadyExists" in body, (st, body))
-st, body = admin("GET", "/minio/kms/v1/key/list?pattern=admin%2A")
-check("key list", st == 200 and json.loads(body) == [{"name": "admin-made"}], (st, body))
-st, body = admin("GET", "/minio/kms/v1/key/status?key-id=admin-made")
-check("key status", st == 200 and json.loads(body) == {"key-id": "admin-made"}, (st, body))
-st, body = admin("GET", "/minio/admin/v3/kms/key/status")
-check("default key status", st == 200 and json.loads(body) == {"key-id": os.environ["DEFAULT_KEY"]}, (st, body))
-st, body = admin("GET", "/minio/kms/v1/key/status?key-id=no-such-key")
-doc = json.loads(body)
-check("missing key status", st == 200 and doc["encryption-error"] == "key does not exist", doc)
-st, body = admin("GET", "/minio/kms/v1/version")
-check("kms version", st == 200 and "version" in json.loads(body), (st, body))
-st, body = admin("GET", "/minio/kms/v1/apis")
-check("kms apis", st == 200 and any(a["path"].startswith("/v1/key/generate") for a in json.loads(body)), (st, body))
-print("ALL OK")
-"#;
+const KMS_ADMIN: &str = include_str!("scripts/kms_admin.py");
 
 #[test]
 fn two_kes_endpoints_failover_and_full_outage() {
