@@ -14,6 +14,11 @@
 //!
 //! Without a KMS every path answers `501 NotImplemented`; KES failures answer 500 with the
 //! KES error text (never key material). A bucket named `minio` cannot reach these object paths.
+//!
+//! Health (unauthenticated, as MinIO): `/minio/health/live` is 200 while the process serves;
+//! `/minio/health/ready` is 200 when the default key can generate a data key (context
+//! `{"healthcheck":""}`, 1 min bound), else the mapped KMS status (e.g. 500 when KES is
+//! unreachable); without a KMS it is 200.
 
 use http::{HeaderMap, Method, StatusCode, Uri};
 use s3s::route::S3Route;
@@ -26,6 +31,10 @@ use crate::sse::kms::Kms;
 
 const V1: &str = "/minio/kms/v1/";
 const V3: &str = "/minio/admin/v3/kms/";
+const LIVE: &str = "/minio/health/live";
+const READY: &str = "/minio/health/ready";
+/// Bound of the readiness check's KES call.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The KMS admin route.
 #[derive(Debug, Clone)]
@@ -84,6 +93,27 @@ impl KmsAdmin {
                 "decryption-error": "The generated and the decrypted data key do not match"
             }),
         }
+    }
+
+    /// `/minio/health/ready`: a data key of the default key can be generated.
+    async fn ready(&self) -> S3Response<Body> {
+        let mut status = StatusCode::OK;
+        if let Some(kms) = &self.kms {
+            let mut ctx = Context::new();
+            ctx.insert("healthcheck".into(), String::new());
+            let ctx = context::encode(&ctx);
+            let check = kms.generate(kms.default_key(), &ctx);
+            status = match tokio::time::timeout(READY_TIMEOUT, check).await {
+                Ok(Ok(_)) => StatusCode::OK,
+                Ok(Err(e)) => s3s::S3Error::from(e)
+                    .status_code()
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+        }
+        let mut resp = S3Response::new(Body::empty());
+        resp.status = Some(status);
+        resp
     }
 
     async fn dispatch(&self, kms: &Kms, method: &Method, uri: &Uri) -> S3Response<Body> {
@@ -172,10 +202,25 @@ impl S3Route for KmsAdmin {
         _headers: &HeaderMap,
         _extensions: &mut http::Extensions,
     ) -> bool {
-        uri.path().starts_with(V1) || uri.path().starts_with(V3)
+        let p = uri.path();
+        p.starts_with(V1) || p.starts_with(V3) || p == LIVE || p == READY
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let health = [LIVE, READY].contains(&req.uri.path());
+        if health || req.credentials.is_some() {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(AccessDenied, "Access Denied."))
+        }
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        match req.uri.path() {
+            LIVE => return Ok(S3Response::new(Body::empty())),
+            READY => return Ok(self.ready().await),
+            _ => {}
+        }
         Ok(match &self.kms {
             None => error(
                 StatusCode::NOT_IMPLEMENTED,

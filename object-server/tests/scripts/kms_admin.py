@@ -26,4 +26,12 @@ st, body = admin("GET", "/minio/kms/v1/version")
 check("kms version", st == 200 and "version" in json.loads(body), (st, body))
 st, body = admin("GET", "/minio/kms/v1/apis")
 check("kms apis", st == 200 and any(a["path"].startswith("/v1/key/generate") for a in json.loads(body)), (st, body))
+def health(path):
+    import urllib3
+    urllib3.disable_warnings()
+    return urllib3.PoolManager(cert_reqs="CERT_NONE").request("GET", os.environ["ENDPOINT"] + path).status
+check("ready with one endpoint down", health("/minio/health/ready") == 200)
+import urllib3
+anon = urllib3.PoolManager(cert_reqs="CERT_NONE").request("GET", os.environ["ENDPOINT"] + "/minio/kms/v1/status")
+check("admin API needs a signature", anon.status == 403, anon.status)
 print("ALL OK")
