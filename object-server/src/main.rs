@@ -15,7 +15,17 @@ use object_server::{Config, Credentials};
 /// S3-compatible object server with SSE-C, SSE-S3 and SSE-KMS (MinIO-compatible; the KMS is a
 /// KES server configured with MinIO's `MINIO_KMS_KES_*` variables).
 #[derive(Debug, Parser)]
-#[command(name = "object-server", version)]
+#[command(
+    name = "object-server",
+    version,
+    after_help = "SSE-S3 / SSE-KMS through KES (MinIO's variables):\n  \
+        MINIO_KMS_KES_ENDPOINT     KES URL(s), comma-separated\n  \
+        MINIO_KMS_KES_KEY_NAME     default key (created at start-up if missing)\n  \
+        MINIO_KMS_KES_API_KEY      kes:v1:… API key, or\n  \
+        MINIO_KMS_KES_CERT_FILE + MINIO_KMS_KES_KEY_FILE   client certificate and key (PEM)\n  \
+        MINIO_KMS_KES_CAPATH       CA file or directory for the KES certificate\n  \
+        MINIO_KMS_AUTO_ENCRYPTION  on: SSE-KMS with the default key when nothing else applies"
+)]
 struct Args {
     /// Listen address (port 0 picks a free port; the bound URL is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:9000", env = "MINIO_ADDRESS")]
