@@ -79,10 +79,14 @@ fn tampered(msg: &str) -> std::io::Error {
     )
 }
 
+/// Packages read (and plaintext handed out) per batch.
+const BATCH_PACKAGES: usize = 4;
+
 /// Reads and opens the packages of `plan` from the data region starting at `base` in `file`
-/// (blocking), with one key per stream of the object, and hands each verified plaintext chunk
-/// to `sink` until it returns `false`. Any authentication, framing or size failure is an
-/// `InvalidData` error; nothing unverified is ever handed out.
+/// (blocking), with one key per stream of the object, and hands the verified plaintext to
+/// `sink` (up to [`BATCH_PACKAGES`] packages per chunk) until it returns `false`. Any
+/// authentication, framing or size failure is an `InvalidData` error; nothing unverified is
+/// ever handed out.
 pub fn decrypt_plan(
     file: &std::fs::File,
     base: u64,
@@ -92,7 +96,7 @@ pub fn decrypt_plan(
 ) -> std::io::Result<()> {
     let mut skip = plan.skip;
     let mut left = plan.len;
-    let mut buf = vec![0u8; MAX_PACKAGE];
+    let mut buf = vec![0u8; MAX_PACKAGE * BATCH_PACKAGES];
     for seg in &plan.segments {
         let key = keys
             .get(seg.stream_index)
@@ -101,35 +105,41 @@ pub fn decrypt_plan(
         let mut pos = seg.enc_offset;
         let end = seg.enc_offset + seg.enc_len;
         while pos < end && left > 0 {
-            let header = buf
-                .get_mut(..HEADER_SIZE)
-                .ok_or_else(|| tampered("buffer"))?;
-            file.read_exact_at(header, base + pos)?;
-            let pkg_len = Decryptor::package_len(header).map_err(|e| tampered(&e.to_string()))?;
-            if pos + pkg_len as u64 > end {
-                return Err(tampered("package exceeds stream"));
-            }
-            let pkg = buf.get_mut(..pkg_len).ok_or_else(|| tampered("buffer"))?;
-            file.read_exact_at(pkg, base + pos)?;
-            let plain = dec
-                .open_package(pkg)
-                .map_err(|e| tampered(&e.to_string()))?;
-            pos += pkg_len as u64;
-            let expect_final = pos == end && seg.reaches_end;
-            if dec.finished() != expect_final {
-                return Err(tampered("final flag misplaced"));
-            }
-            let from = usize::try_from(skip.min(plain.len() as u64)).unwrap_or(0);
-            skip -= from as u64;
-            let avail = plain.get(from..).unwrap_or_default();
-            let take = usize::try_from(left.min(avail.len() as u64)).unwrap_or(avail.len());
-            if take > 0 {
-                left -= take as u64;
-                if !sink(Bytes::copy_from_slice(
-                    avail.get(..take).unwrap_or_default(),
-                )) {
-                    return Ok(());
+            let want = usize::try_from((end - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+            let batch = buf.get_mut(..want).ok_or_else(|| tampered("buffer"))?;
+            file.read_exact_at(batch, base + pos)?;
+            let mut out = bytes::BytesMut::with_capacity(want);
+            let mut off = 0usize;
+            while off < want && left > 0 {
+                let rest = batch.get_mut(off..).ok_or_else(|| tampered("buffer"))?;
+                let whole = rest.len() >= HEADER_SIZE
+                    && Decryptor::package_len(rest).is_ok_and(|l| l <= rest.len());
+                if !whole {
+                    if off == 0 {
+                        return Err(tampered("package exceeds stream"));
+                    }
+                    break; // a package cut by the batch end: read it again from its start
                 }
+                let pkg_len = Decryptor::package_len(rest).map_err(|e| tampered(&e.to_string()))?;
+                let pkg = rest.get_mut(..pkg_len).ok_or_else(|| tampered("buffer"))?;
+                let plain = dec
+                    .open_package(pkg)
+                    .map_err(|e| tampered(&e.to_string()))?;
+                off += pkg_len;
+                let expect_final = pos + off as u64 == end && seg.reaches_end;
+                if dec.finished() != expect_final {
+                    return Err(tampered("final flag misplaced"));
+                }
+                let from = usize::try_from(skip.min(plain.len() as u64)).unwrap_or(0);
+                skip -= from as u64;
+                let avail = plain.get(from..).unwrap_or_default();
+                let take = usize::try_from(left.min(avail.len() as u64)).unwrap_or(avail.len());
+                left -= take as u64;
+                out.extend_from_slice(avail.get(..take).unwrap_or_default());
+            }
+            pos += off as u64;
+            if !out.is_empty() && !sink(out.freeze()) {
+                return Ok(());
             }
         }
     }
