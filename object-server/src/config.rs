@@ -129,6 +129,8 @@ pub struct Config {
     pub credentials: Credentials,
     /// Connection limits and timeouts.
     pub limits: Limits,
+    /// KMS (KES) configuration for SSE-S3 / SSE-KMS (`MINIO_KMS_KES_*`); default: none.
+    pub kms: crate::sse::kms_config::KmsSettings,
 }
 
 /// Bounds on connections: how many, and how long each phase may take. Every value is > 0

@@ -133,6 +133,41 @@ pub enum Error {
     /// 501 `NotImplemented`: SSE-S3/SSE-KMS without a KMS.
     #[error("Server side encryption specified but KMS is not configured")]
     KmsNotConfigured,
+    /// 400 `InvalidArgument`: contradictory SSE-S3 / SSE-KMS headers.
+    #[error(
+        "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
+    )]
+    SseKmsHeader,
+    /// 400 `InvalidRequest`: a KMS key id with leading or trailing spaces.
+    #[error("The specified KMS KeyID contains unsupported characters")]
+    KmsKeyIdInvalid,
+    /// 404 `kms:KeyNotFound`: KES 404 `key does not exist`.
+    #[error("key with given key ID does not exist")]
+    KmsKeyNotFound,
+    /// 403 `kms:NotAuthorized`: KES 403 `not authorized: insufficient permissions`.
+    #[error("insufficient permissions to perform KMS operation")]
+    KmsNotAuthorized,
+    /// 403 `kms:KeyDisabled`: KES 403 `key is disabled` (project extension).
+    #[error("key is disabled")]
+    KmsKeyDisabled,
+    /// 400 `kms:InvalidCiphertextException`: KES 400 `decryption failed: ciphertext is not
+    /// authentic` (wrong context, e.g. metadata moved to another name).
+    #[error("failed to decrypt ciphertext")]
+    KmsInvalidCiphertext,
+    /// 500 `kms:KeyGenerationFailed`: any other failure of a KES generate (unreachable, 5xx).
+    #[error("failed to generate data key with KMS key")]
+    KmsKeyGenerationFailed,
+    /// 500 `kms:DecryptionFailed`: any other failure of a KES decrypt (unreachable, 5xx).
+    #[error("failed to decrypt ciphertext with KMS key")]
+    KmsDecryptionFailed,
+    /// 404 `ServerSideEncryptionConfigurationNotFoundError`.
+    #[error("The server side encryption configuration was not found")]
+    NoBucketEncryption,
+    /// 400 `MalformedXML` with MinIO's detail in parentheses.
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema. ({0})"
+    )]
+    MalformedXmlDetail(&'static str),
     /// 501 `NotImplemented`: an operation or option this server does not offer.
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -170,7 +205,7 @@ impl Error {
             Error::IncompleteBody => S3ErrorCode::IncompleteBody,
             Error::InvalidPart => S3ErrorCode::InvalidPart,
             Error::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
-            Error::MalformedXml => S3ErrorCode::MalformedXML,
+            Error::MalformedXml | Error::MalformedXmlDetail(_) => S3ErrorCode::MalformedXML,
             Error::MetadataTooLarge => S3ErrorCode::MetadataTooLarge,
             Error::InvalidArgument(_)
             | Error::SseCAlgorithm
@@ -178,18 +213,31 @@ impl Error {
             | Error::SseCMissingKeyMd5
             | Error::SseCKeyMd5Mismatch
             | Error::IncompatibleEncryption
+            | Error::SseKmsHeader
             | Error::RotationKeyMismatch => S3ErrorCode::InvalidArgument,
             Error::InvalidRequest(_)
             | Error::SseCInsecure
             | Error::ObjectEncrypted
             | Error::EncryptionNotApplicable
             | Error::MultipartEncryptionMismatch
+            | Error::KmsKeyIdInvalid
             | Error::InvalidCopy => S3ErrorCode::InvalidRequest,
             Error::AccessDenied => S3ErrorCode::AccessDenied,
             Error::SseOnRead => S3ErrorCode::Custom("BadRequest".into()),
             Error::KmsNotConfigured | Error::NotImplemented(_) => S3ErrorCode::NotImplemented,
             Error::ObjectTampered => S3ErrorCode::Custom("XMinioObjectTampered".into()),
             Error::EncryptionMetadata(_) => S3ErrorCode::Custom("XMinioEncryptionError".into()),
+            Error::KmsKeyNotFound => S3ErrorCode::Custom("kms:KeyNotFound".into()),
+            Error::KmsNotAuthorized => S3ErrorCode::Custom("kms:NotAuthorized".into()),
+            Error::KmsKeyDisabled => S3ErrorCode::Custom("kms:KeyDisabled".into()),
+            Error::KmsInvalidCiphertext => {
+                S3ErrorCode::Custom("kms:InvalidCiphertextException".into())
+            }
+            Error::KmsKeyGenerationFailed => S3ErrorCode::Custom("kms:KeyGenerationFailed".into()),
+            Error::KmsDecryptionFailed => S3ErrorCode::Custom("kms:DecryptionFailed".into()),
+            Error::NoBucketEncryption => {
+                S3ErrorCode::Custom("ServerSideEncryptionConfigurationNotFoundError".into())
+            }
             Error::Internal(_) => S3ErrorCode::InternalError,
         }
     }
@@ -198,6 +246,12 @@ impl Error {
         match self {
             Error::SseOnRead | Error::EncryptionMetadata(_) => Some(http::StatusCode::BAD_REQUEST),
             Error::ObjectTampered => Some(http::StatusCode::PARTIAL_CONTENT),
+            Error::KmsKeyNotFound | Error::NoBucketEncryption => Some(http::StatusCode::NOT_FOUND),
+            Error::KmsNotAuthorized | Error::KmsKeyDisabled => Some(http::StatusCode::FORBIDDEN),
+            Error::KmsInvalidCiphertext => Some(http::StatusCode::BAD_REQUEST),
+            Error::KmsKeyGenerationFailed | Error::KmsDecryptionFailed => {
+                Some(http::StatusCode::INTERNAL_SERVER_ERROR)
+            }
             Error::NoSuchBucket
             | Error::NoSuchKey
             | Error::NoSuchUpload
@@ -214,6 +268,9 @@ impl Error {
             | Error::InvalidPart
             | Error::InvalidPartOrder
             | Error::MalformedXml
+            | Error::MalformedXmlDetail(_)
+            | Error::SseKmsHeader
+            | Error::KmsKeyIdInvalid
             | Error::MetadataTooLarge
             | Error::InvalidArgument(_)
             | Error::InvalidRequest(_)

@@ -1,25 +1,33 @@
 //! # object-server
 //!
 //! An S3-compatible object server (path-style, SigV4 via `s3s`) storing objects on the local
-//! filesystem, with SSE-C exactly as MinIO implements it (key hierarchy, DARE 2.0, metadata).
+//! filesystem, with SSE-C, SSE-S3 and SSE-KMS exactly as MinIO implements them (key hierarchy,
+//! DARE 2.0, metadata; SSE-S3/SSE-KMS data keys from a KES server through the `client` crate).
 //! aws-cli and boto3 work against it unchanged.
 //!
 //! ## Layout
 //!
 //! * [`config`] — validated [`Config`]; root credentials from `MINIO_ROOT_USER` /
-//!   `MINIO_ROOT_PASSWORD` (or `*_FILE`).
+//!   `MINIO_ROOT_PASSWORD` (or `*_FILE`); the KMS from `MINIO_KMS_KES_*`
+//!   ([`sse::kms_config`]).
 //! * [`server`] — bind, TLS (rustls + aws-lc-rs, `public.crt`/`private.key` in the certs dir),
 //!   accept loop with hyper-util (HTTP/1.1 + h2), connection caps and deadlines, requests
 //!   refused from their head, graceful shutdown; [`run`] and [`spawn`].
-//! * [`s3`] — `impl s3s::S3`: buckets, objects, listings, multipart, copy; SSE checks.
+//! * [`s3`] — `impl s3s::S3`: buckets, bucket encryption, objects, listings, multipart, copy;
+//!   every encryption question goes to [`sse::Sse`].
 //! * [`storage`] — filesystem store: hashed object file names, one file per object
 //!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write.
-//! * [`sse`] — SSE-C header parsing, KEK/OEK derivation and sealing, DARE 2.0, range arithmetic.
+//! * [`sse`] — the encryption front door: SSE headers, KES data keys, KEK/OEK derivation and
+//!   sealing, internal metadata, DARE 2.0 streams, range arithmetic.
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.
+//! * [`kms_admin`] — MinIO's KMS admin API (`mc admin kms key …`) as an s3s custom route.
 //!
 //! ## Security
 //!
 //! * SSE-C is refused unless the server serves TLS (`InvalidRequest`, 400).
+//! * SSE-S3/SSE-KMS: a fresh KES data key per object or upload; its plaintext lives only in
+//!   zeroizing memory for the request, never cached, stored or logged (deleting the EK in KES
+//!   erases the objects).
 //! * Client keys, OEKs, KEKs and part keys live in zeroizing types with redacted `Debug`; the
 //!   client key and its MD5 are never stored — only the IV and the 64-byte sealed OEK. Key MD5s
 //!   are compared in constant time.
@@ -39,6 +47,7 @@
 
 pub mod config;
 pub mod error;
+pub mod kms_admin;
 pub mod s3;
 pub mod server;
 pub mod sse;

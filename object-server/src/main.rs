@@ -9,11 +9,23 @@ use std::time::Duration;
 
 use clap::Parser;
 use object_server::config::{Limits, parse_duration};
+use object_server::sse::kms_config::KmsSettings;
 use object_server::{Config, Credentials};
 
-/// S3-compatible object server with SSE-C (MinIO-compatible).
+/// S3-compatible object server with SSE-C, SSE-S3 and SSE-KMS (MinIO-compatible; the KMS is a
+/// KES server configured with MinIO's `MINIO_KMS_KES_*` variables).
 #[derive(Debug, Parser)]
-#[command(name = "object-server", version)]
+#[command(
+    name = "object-server",
+    version,
+    after_help = "SSE-S3 / SSE-KMS through KES (MinIO's variables):\n  \
+        MINIO_KMS_KES_ENDPOINT     KES URL(s), comma-separated\n  \
+        MINIO_KMS_KES_KEY_NAME     default key (created at start-up if missing)\n  \
+        MINIO_KMS_KES_API_KEY      kes:v1:… API key, or\n  \
+        MINIO_KMS_KES_CERT_FILE + MINIO_KMS_KES_KEY_FILE   client certificate and key (PEM)\n  \
+        MINIO_KMS_KES_CAPATH       CA file or directory for the KES certificate\n  \
+        MINIO_KMS_AUTO_ENCRYPTION  on: SSE-KMS with the default key when nothing else applies"
+)]
 struct Args {
     /// Listen address (port 0 picks a free port; the bound URL is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:9000", env = "MINIO_ADDRESS")]
@@ -114,6 +126,13 @@ async fn main() -> ExitCode {
     let certs_dir = args.certs_dir.or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".minio").join("certs"))
     });
+    let kms = match KmsSettings::from_lookup(&|k| std::env::var(k).ok(), certs_dir.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("object-server: Invalid KMS configuration specified: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         address: args.address,
         data_dir: args.data_dir,
@@ -127,6 +146,7 @@ async fn main() -> ExitCode {
             idle_timeout: args.idle_timeout,
             stall_timeout: args.stall_timeout,
         },
+        kms,
     };
     match object_server::run(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

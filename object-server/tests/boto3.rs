@@ -289,7 +289,17 @@ s3.delete_bucket(Bucket="bk1")
 expect_error("NoSuchBucket", 404, s3.list_objects_v2, Bucket="bk1")
 # SSE-S3/KMS without a KMS → 501; SSE-C together with SSE-S3 → 400
 s3.create_bucket(Bucket="bk2")
-expect_error("NotImplemented", 501, s3.put_object, Bucket="bk2", Key="k", Body=b"x", ServerSideEncryption="AES256")
+e = expect_error("NotImplemented", 501, s3.put_object, Bucket="bk2", Key="k", Body=b"x", ServerSideEncryption="AES256")
+check("501 message", e.response["Error"]["Message"] == "Server side encryption specified but KMS is not configured", e.response)
+expect_error("NotImplemented", 501, s3.put_object, Bucket="bk2", Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="k1")
+expect_error("NotImplemented", 501, s3.create_multipart_upload, Bucket="bk2", Key="k", ServerSideEncryption="aws:kms")
+expect_error("NotImplemented", 501, s3.put_bucket_encryption, Bucket="bk2",
+             ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+expect_error("ServerSideEncryptionConfigurationNotFoundError", 404, s3.get_bucket_encryption, Bucket="bk2")
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=k1")
+check("KMS admin API without a KMS", st == 501 and b"NotImplemented" in body, (st, body))
+s3.put_object(Bucket="bk2", Key="plain-without-kms", Body=b"x")
+s3.delete_object(Bucket="bk2", Key="plain-without-kms")
 expect_error("InvalidArgument", 400, s3.put_object, Bucket="bk2", Key="k", Body=b"x", ServerSideEncryption="AES256",
              SSECustomerAlgorithm="AES256", SSECustomerKey=b"K" * 32)
 # bad signature / unknown access key

@@ -37,6 +37,7 @@ async fn spawn_serve_and_shutdown() {
         certs_dir: Some(dir.path().join("no-certs")),
         credentials,
         limits: Default::default(),
+        kms: Default::default(),
     })
     .await
     .unwrap();

@@ -211,3 +211,30 @@ fn dare_sizes_and_tampering() {
         }
     }
 }
+
+#[test]
+fn kms_context_encodings_match_minio() {
+    use object_server::sse::context::{self, Context};
+    let v = vectors();
+    let list = v["context"]["vectors"].as_array().unwrap();
+    assert!(list.len() >= 5);
+    for vec in list {
+        let ctx: Context = serde_json::from_value(vec["context"].clone()).unwrap();
+        let encoded = context::encode(&ctx);
+        assert_eq!(
+            String::from_utf8(encoded.clone()).unwrap(),
+            s(vec, "encoded"),
+            "{ctx:?}"
+        );
+        assert_eq!(STANDARD.encode(&encoded), s(vec, "encoded_b64"), "{ctx:?}");
+    }
+    // The object context of §2.2: {bucket: path.Join(bucket, object)}.
+    assert_eq!(
+        STANDARD.encode(context::object_context(None, "mybucket", "my/object.txt")),
+        "eyJteWJ1Y2tldCI6Im15YnVja2V0L215L29iamVjdC50eHQifQ=="
+    );
+    assert_eq!(
+        context::object_context(None, "b", "a//b/../c"),
+        br#"{"b":"b/a/c"}"#
+    );
+}

@@ -1,5 +1,6 @@
-//! Streaming object data in and out: request bodies → (optionally DARE-encrypted) temp files,
-//! and stored data regions → plaintext byte streams (only the packages a range needs are read).
+//! Streaming object data in and out: request bodies → (optionally DARE-sealed) temp files, and
+//! stored data regions → plaintext byte streams (only the packages a range needs are read).
+//! The sealing and opening themselves are `crate::sse::stream`'s.
 
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
@@ -14,9 +15,9 @@ use s3s::stream::{ByteStream, RemainingLength};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::sse::dare::{Decryptor, Encryptor, HEADER_SIZE, MAX_PACKAGE, PACKAGE_SIZE};
 use crate::sse::keys::Key32;
 use crate::sse::range::{self, StreamLayout};
+use crate::sse::stream::{StreamSealer, decrypt_plan};
 use crate::storage::TempFile;
 
 const PLAIN_CHUNK: usize = 256 * 1024;
@@ -33,7 +34,7 @@ pub struct WriteOutcome {
     pub md5: [u8; 16],
 }
 
-/// Writes `body` into `temp`, encrypting it as one DARE stream when `key` is given. Stops with
+/// Writes `body` into `temp`, sealing it as one DARE stream when `key` is given. Stops with
 /// `EntityTooLarge` past `max_size` plaintext bytes.
 pub async fn write_body<S, E>(
     temp: &mut TempFile,
@@ -47,12 +48,10 @@ where
 {
     let mut md5 = Md5::new();
     let mut size = 0u64;
-    let mut enc = key
-        .map(|k| Encryptor::new(k.expose()))
+    let mut sealer = key
+        .map(StreamSealer::new)
         .transpose()
         .map_err(Error::internal)?;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut sealed = Vec::with_capacity(MAX_PACKAGE);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             tracing::debug!(error = %e, "request body failed");
@@ -63,32 +62,21 @@ where
             return Err(Error::EntityTooLarge);
         }
         md5.update(&chunk);
-        match enc.as_mut() {
+        match sealer.as_mut() {
             None => temp.write(&chunk).await?,
-            Some(enc) => {
-                let mut data = &chunk[..];
-                while !data.is_empty() {
-                    if pending.len() == PACKAGE_SIZE {
-                        sealed.clear();
-                        enc.seal_package(&pending, false, &mut sealed)
-                            .map_err(Error::internal)?;
-                        temp.write(&sealed).await?;
-                        pending.clear();
-                    }
-                    let take = (PACKAGE_SIZE - pending.len()).min(data.len());
-                    pending.extend_from_slice(&data[..take]);
-                    data = &data[take..];
+            Some(s) => {
+                let sealed = s.push(&chunk).map_err(Error::internal)?;
+                if !sealed.is_empty() {
+                    temp.write(sealed).await?;
                 }
             }
         }
     }
-    if let Some(enc) = enc.as_mut()
-        && !pending.is_empty()
-    {
-        sealed.clear();
-        enc.seal_package(&pending, true, &mut sealed)
-            .map_err(Error::internal)?;
-        temp.write(&sealed).await?;
+    if let Some(s) = sealer.as_mut() {
+        let sealed = s.finish().map_err(Error::internal)?;
+        if !sealed.is_empty() {
+            temp.write(sealed).await?;
+        }
     }
     Ok(WriteOutcome {
         size,
@@ -184,70 +172,6 @@ fn raw_stream(file: Arc<std::fs::File>, offset: u64, len: u64) -> ChannelBody {
     ChannelBody { rx, remaining: len }
 }
 
-fn tampered(msg: &str) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("object data not authentic: {msg}"),
-    )
-}
-
-fn decrypt_segments(
-    file: &std::fs::File,
-    base: u64,
-    keys: &[Key32],
-    plan: &range::ReadPlan,
-    tx: &mpsc::Sender<std::io::Result<Bytes>>,
-) -> std::io::Result<()> {
-    let mut skip = plan.skip;
-    let mut left = plan.len;
-    let mut buf = vec![0u8; MAX_PACKAGE];
-    for seg in &plan.segments {
-        let key = keys
-            .get(seg.stream_index)
-            .ok_or_else(|| tampered("missing stream key"))?;
-        let mut dec = Decryptor::new(key.expose(), seg.start_seq);
-        let mut pos = seg.enc_offset;
-        let end = seg.enc_offset + seg.enc_len;
-        while pos < end && left > 0 {
-            let header = buf
-                .get_mut(..HEADER_SIZE)
-                .ok_or_else(|| tampered("buffer"))?;
-            file.read_exact_at(header, base + pos)?;
-            let pkg_len = Decryptor::package_len(header).map_err(|e| tampered(&e.to_string()))?;
-            if pos + pkg_len as u64 > end {
-                return Err(tampered("package exceeds stream"));
-            }
-            let pkg = buf.get_mut(..pkg_len).ok_or_else(|| tampered("buffer"))?;
-            file.read_exact_at(pkg, base + pos)?;
-            let plain = dec
-                .open_package(pkg)
-                .map_err(|e| tampered(&e.to_string()))?;
-            pos += pkg_len as u64;
-            let expect_final = pos == end && seg.reaches_end;
-            if dec.finished() != expect_final {
-                return Err(tampered("final flag misplaced"));
-            }
-            let from = usize::try_from(skip.min(plain.len() as u64)).unwrap_or(0);
-            skip -= from as u64;
-            let avail = &plain[from..];
-            let take = usize::try_from(left.min(avail.len() as u64)).unwrap_or(avail.len());
-            if take > 0 {
-                left -= take as u64;
-                if tx
-                    .blocking_send(Ok(Bytes::copy_from_slice(&avail[..take])))
-                    .is_err()
-                {
-                    return Ok(());
-                }
-            }
-        }
-    }
-    if left > 0 {
-        return Err(tampered("stream shorter than its size"));
-    }
-    Ok(())
-}
-
 /// Streams plaintext `[offset, offset + len)` of a data region that starts at `base` in `file`.
 /// Decryption failures end the stream with an error (the HTTP response is aborted).
 pub fn read_plaintext(
@@ -264,7 +188,8 @@ pub fn read_plaintext(
             let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
             tokio::task::spawn_blocking(move || {
                 let plan = range::plan(&layout, offset, len);
-                if let Err(e) = decrypt_segments(&file, base, &keys, &plan, &tx) {
+                let sink = |b: Bytes| tx.blocking_send(Ok(b)).is_ok();
+                if let Err(e) = decrypt_plan(&file, base, &keys, &plan, sink) {
                     tracing::error!(error = %e, "object read failed");
                     let _ignored = tx.blocking_send(Err(e));
                 }

@@ -7,7 +7,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::S3Request;
 use s3s::dto::*;
 
-use super::{ObjectServer, client_etag, timestamp};
+use super::{ObjectServer, timestamp};
 use crate::error::{Error, Result};
 use crate::storage::ObjectMeta;
 
@@ -108,10 +108,10 @@ fn encoder(encoding: Option<&EncodingType>) -> Result<impl Fn(&str) -> String + 
     })
 }
 
-fn object_entry(meta: &ObjectMeta, enc: &impl Fn(&str) -> String) -> Object {
+fn object_entry(meta: &ObjectMeta, etag: String, enc: &impl Fn(&str) -> String) -> Object {
     Object {
         key: Some(enc(&meta.key)),
-        e_tag: Some(ETag::Strong(client_etag(meta))),
+        e_tag: Some(ETag::Strong(etag)),
         last_modified: Some(timestamp(meta.last_modified_ns)),
         size: i64::try_from(meta.size).ok(),
         storage_class: Some(ObjectStorageClass::from_static(
@@ -121,7 +121,25 @@ fn object_entry(meta: &ObjectMeta, enc: &impl Fn(&str) -> String) -> Object {
     }
 }
 
+/// At most this many KES decrypts run at once for the ETags of one listing page.
+const ETAG_CONCURRENCY: usize = 8;
+
 impl ObjectServer {
+    /// The visible ETags of a page, in order. SSE-S3 single-part objects cost one KES decrypt
+    /// each; when that fails their ETag is the formatted 32-hex form (the listing never fails
+    /// because of the KMS — project decision, object-sse.md §7).
+    async fn page_etags(&self, bucket: &str, contents: &[&ObjectMeta]) -> Vec<String> {
+        let mut out = Vec::with_capacity(contents.len());
+        for chunk in contents.chunks(ETAG_CONCURRENCY) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for m in chunk {
+                batch.push(self.visible_etag(bucket, m));
+            }
+            out.extend(futures_util::future::join_all(batch).await);
+        }
+        out
+    }
+
     pub(super) async fn do_list_objects(
         &self,
         req: S3Request<ListObjectsInput>,
@@ -133,6 +151,7 @@ impl ObjectServer {
         let all = self.store.list_objects(&input.bucket, &prefix).await?;
         let marker = input.marker.as_deref().filter(|m| !m.is_empty());
         let p = page(&all, &prefix, input.delimiter.as_deref(), marker, max);
+        let etags = self.page_etags(&input.bucket, &p.contents).await;
         Ok(ListObjectsOutput {
             name: Some(input.bucket.clone()),
             prefix: Some(enc(&prefix)),
@@ -144,7 +163,13 @@ impl ObjectServer {
             } else {
                 None
             },
-            contents: Some(p.contents.iter().map(|m| object_entry(m, &enc)).collect()),
+            contents: Some(
+                p.contents
+                    .iter()
+                    .zip(etags)
+                    .map(|(m, e)| object_entry(m, e, &enc))
+                    .collect(),
+            ),
             common_prefixes: Some(
                 p.prefixes
                     .iter()
@@ -194,12 +219,14 @@ impl ObjectServer {
             .fetch_owner
             .unwrap_or(false)
             .then(super::bucket::owner);
+        let etags = self.page_etags(&input.bucket, &p.contents).await;
         let contents: Vec<Object> = p
             .contents
             .iter()
-            .map(|m| Object {
+            .zip(etags)
+            .map(|(m, e)| Object {
                 owner: owner.clone(),
-                ..object_entry(m, &enc)
+                ..object_entry(m, e, &enc)
             })
             .collect();
         Ok(ListObjectsV2Output {

@@ -1,18 +1,27 @@
 //! The S3 protocol layer: `impl s3s::S3` on [`ObjectServer`].
 //!
-//! * [`bucket`] — create/head/delete/list buckets.
-//! * [`object`] — put/get/head/delete/delete-multiple/copy, conditional requests, ranges.
+//! The handlers ask [`crate::sse::Sse`] about every encryption matter and move bytes.
+//!
+//! * [`bucket`] — create/head/delete/list buckets; [`encryption`] — Put/Get/Delete
+//!   BucketEncryption.
+//! * [`put`] — PutObject; [`get`] — GetObject, HeadObject (conditions, ranges, `partNumber`);
+//!   [`copy`] — CopyObject (every pair of plain/SSE-C/SSE-S3/SSE-KMS, SSE-C key rotation);
+//!   [`object`] — shared object helpers, DeleteObject(s).
 //! * [`list`] — ListObjects v1/v2 (prefix, delimiter, pagination, `encoding-type=url`).
-//! * [`multipart`] — create/upload part/upload part copy/complete/abort/list parts/list uploads.
-//! * [`ssec`] — SSE request classification and SSE-C checks shared by the operations.
-//! * [`io`] — body ingestion (MD5, DARE encryption) and plaintext read streams.
+//! * [`multipart`] — create/upload part/upload part copy/complete/abort; [`parts`] — list parts
+//!   and uploads.
+//! * [`io`] — body ingestion (MD5, DARE sealing via `sse::stream`) and plaintext read streams.
 
 mod bucket;
+mod copy;
+mod encryption;
+mod get;
 pub mod io;
 mod list;
 mod multipart;
 mod object;
-mod ssec;
+mod parts;
+mod put;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,9 +30,8 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::error::{Error, Result};
-use crate::sse::keys::formatted_etag;
 use crate::sse::range::StreamLayout;
-use crate::sse::{META_SSEC_SEALED_KEY, params::CustomerKey};
+use crate::sse::{BucketDefault, ObjectEncryption, ResponseSse, Sse};
 use crate::storage::{FsStore, ObjectMeta};
 
 /// Largest single PUT / part (5 GiB).
@@ -33,18 +41,69 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Largest total user metadata (names + values), as AWS.
 pub const MAX_USER_METADATA: usize = 2048;
 
-/// The S3 service. `tls` states whether the server serves HTTPS (SSE-C is refused otherwise).
+/// The S3 service: the store and the SSE front door.
 #[derive(Debug, Clone)]
 pub struct ObjectServer {
     store: Arc<FsStore>,
-    tls: bool,
+    sse: Sse,
 }
 
 impl ObjectServer {
-    /// A service over `store`.
-    pub fn new(store: Arc<FsStore>, tls: bool) -> Self {
-        Self { store, tls }
+    /// A service over `store` with `sse` (TLS state, KMS).
+    pub fn new(store: Arc<FsStore>, sse: Sse) -> Self {
+        Self { store, sse }
     }
+
+    /// The ETag clients see for a stored object (without quotes); SSE-S3 single-part objects
+    /// cost one KES decrypt (see [`Sse::visible_etag`]).
+    async fn visible_etag(&self, bucket: &str, meta: &ObjectMeta) -> String {
+        match ObjectEncryption::from_metadata(&meta.internal) {
+            Ok(state) => {
+                self.sse
+                    .visible_etag(
+                        &meta.etag,
+                        &state,
+                        !meta.parts.is_empty(),
+                        bucket,
+                        &meta.key,
+                    )
+                    .await
+            }
+            Err(_) => meta.etag.clone(),
+        }
+    }
+
+    /// The bucket's default encryption, if configured.
+    async fn bucket_default(&self, bucket: &str) -> Result<Option<BucketDefault>> {
+        encryption::bucket_default(&self.store, bucket).await
+    }
+}
+
+/// Sets the SSE response fields every output type has (algorithm, KMS key id, SSE-C echo).
+macro_rules! set_sse {
+    ($out:expr, $r:expr) => {{
+        let r: &$crate::sse::ResponseSse = &$r;
+        $out.server_side_encryption = r
+            .algorithm
+            .map(|a| s3s::dto::ServerSideEncryption::from(a.to_owned()));
+        $out.ssekms_key_id = r.kms_key_id.clone();
+        $out.sse_customer_algorithm = r.customer_algorithm.clone();
+        $out.sse_customer_key_md5 = r.customer_key_md5.clone();
+    }};
+}
+pub(crate) use set_sse;
+
+/// A response with the SSE-KMS context header added (for outputs without a typed field).
+fn with_context<T>(output: T, sse: &ResponseSse) -> S3Response<T> {
+    let mut resp = S3Response::new(output);
+    if let Some(v) = sse
+        .context
+        .as_deref()
+        .and_then(|c| http::HeaderValue::from_str(c).ok())
+    {
+        resp.headers.insert(crate::sse::request::H_CONTEXT, v);
+    }
+    resp
 }
 
 fn timestamp(ns: u64) -> Timestamp {
@@ -65,13 +124,9 @@ fn unquote(etag: &str) -> &str {
         .unwrap_or(e)
 }
 
-/// The ETag clients see for a stored object (without quotes).
-fn client_etag(meta: &ObjectMeta) -> String {
-    if meta.parts.is_empty() && meta.internal.contains_key(META_SSEC_SEALED_KEY) {
-        formatted_etag(&meta.etag)
-    } else {
-        meta.etag.clone()
-    }
+/// Part numbers of a multipart object (empty for single-part objects).
+fn part_numbers(meta: &ObjectMeta) -> Vec<u32> {
+    meta.parts.iter().map(|p| p.number).collect()
 }
 
 /// The DARE/plain stream layout of an object's data region.
@@ -127,17 +182,6 @@ fn format_http_date(ts: &Timestamp) -> Option<String> {
 
 fn parse_http_date(s: &str) -> Option<Timestamp> {
     Timestamp::parse(TimestampFormat::HttpDate, s).ok()
-}
-
-/// SSE-C response echo (algorithm, key MD5).
-fn ssec_echo(ck: Option<&CustomerKey>) -> (Option<String>, Option<String>) {
-    match ck {
-        Some(ck) => (
-            Some(crate::sse::params::SSE_C_ALGORITHM.to_owned()),
-            Some(ck.key_md5().to_owned()),
-        ),
-        None => (None, None),
-    }
 }
 
 fn ok<T>(output: T) -> S3Result<S3Response<T>> {
@@ -196,14 +240,14 @@ impl S3 for ObjectServer {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        ok(self.do_get_object(req).await?)
+        Ok(self.do_get_object(req).await?)
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        ok(self.do_head_object(req).await?)
+        Ok(self.do_head_object(req).await?)
     }
 
     async fn delete_object(
@@ -252,14 +296,14 @@ impl S3 for ObjectServer {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        ok(self.do_upload_part(req).await?)
+        Ok(self.do_upload_part(req).await?)
     }
 
     async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        ok(self.do_upload_part_copy(req).await?)
+        Ok(self.do_upload_part_copy(req).await?)
     }
 
     async fn complete_multipart_upload(
@@ -281,6 +325,27 @@ impl S3 for ObjectServer {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         ok(self.do_list_parts(req).await?)
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        ok(self.do_put_bucket_encryption(req).await?)
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        ok(self.do_get_bucket_encryption(req).await?)
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        ok(self.do_delete_bucket_encryption(req).await?)
     }
 
     async fn list_multipart_uploads(

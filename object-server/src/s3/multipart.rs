@@ -1,6 +1,7 @@
-//! Multipart uploads (object-sse.md §4.6 for SSE-C): the encryption is chosen at
-//! CreateMultipartUpload; every UploadPart of an SSE-C upload carries the SSE-C headers and is
-//! encrypted with `HMAC-SHA256(OEK, LE32(part))` under a random stream nonce; Complete
+//! Multipart uploads: the encryption is chosen at CreateMultipartUpload (headers or bucket
+//! default; SSE-S3/SSE-KMS get a fresh DEK from KES for the upload); every UploadPart opens the
+//! upload's OEK (SSE-C: from the part's SSE-C headers; SSE-S3/SSE-KMS: one KES decrypt) and seals
+//! the part with `HMAC-SHA256(OEK, LE32(part))` under a random stream nonce; Complete
 //! concatenates the part streams into one object file (atomic commit).
 
 use md5::{Digest, Md5};
@@ -9,22 +10,20 @@ use s3s::{S3Request, S3Response};
 
 use super::io::{self, Decode};
 use super::object::{
-    ContentHeaders, check_conditions, check_sizes, new_meta, sealed_etag, stream_keys,
+    ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
 };
-use super::ssec::{self, WriteOp};
 use super::{
-    MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, client_etag, layout, parse_content_md5,
-    ssec_echo, timestamp, unquote, user_metadata,
+    MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, layout, parse_content_md5, part_numbers, set_sse,
+    timestamp, unquote, user_metadata, with_context,
 };
 use crate::error::{Error, Result};
-use crate::sse::keys::ObjectKey;
-use crate::sse::params::{CustomerKey, Encryption, SseCHeaders};
-use crate::sse::{SealedObjectKey, StoredEncryption};
+use crate::sse::request::{H_KMS_KEY_ID, H_SSE, ssec_headers};
+use crate::sse::{Keyed, ObjectEncryption, ResponseSse, WriteOp};
 use crate::storage::{PartFileMeta, PartMeta, UploadHandle, now_ns};
 
 const MAX_PART_NUMBER: i32 = 10_000;
 
-fn part_number(n: i32) -> Result<u32> {
+pub(super) fn part_number(n: i32) -> Result<u32> {
     if (1..=MAX_PART_NUMBER).contains(&n) {
         u32::try_from(n).map_err(Error::internal)
     } else {
@@ -53,42 +52,25 @@ fn copy_source_range(v: Option<&String>, size: u64) -> Result<(u64, u64)> {
 }
 
 impl ObjectServer {
-    /// The upload's OEK for a part request: SSE-C uploads need the SSE-C headers (wrong key →
-    /// 403); plain uploads refuse them.
-    fn part_key(
+    /// The upload's OEK for a part request (see [`crate::sse::Sse::open_upload`]).
+    pub(super) async fn upload_key(
         &self,
         upload: &UploadHandle,
-        ssec_hdrs: SseCHeaders<'_>,
+        headers: &http::HeaderMap,
         required: bool,
-    ) -> Result<Option<(ObjectKey, CustomerKey)>> {
-        let stored = StoredEncryption::from_metadata(&upload.meta.template.internal)?;
-        match stored {
-            StoredEncryption::SseC(sealed) => {
-                if !ssec_hdrs.requested() {
-                    return if required {
-                        Err(Error::MultipartEncryptionMismatch)
-                    } else {
-                        Ok(None)
-                    };
-                }
-                let ck = ssec_hdrs
-                    .parse()
-                    .map_err(ssec::ssec_error)?
-                    .ok_or(Error::MultipartEncryptionMismatch)?;
-                let oek = sealed
-                    .open(ck.key(), &upload.meta.bucket, &upload.meta.key)
-                    .map_err(|_| Error::AccessDenied)?;
-                Ok(Some((oek, ck)))
-            }
-            StoredEncryption::None => {
-                if ssec_hdrs.requested() {
-                    Err(Error::EncryptionNotApplicable)
-                } else {
-                    Ok(None)
-                }
-            }
-            StoredEncryption::Kms => Err(Error::KmsNotConfigured),
-        }
+    ) -> Result<(ObjectEncryption, Option<Keyed>)> {
+        let state = ObjectEncryption::from_metadata(&upload.meta.template.internal)?;
+        let keyed = self
+            .sse
+            .open_upload(
+                &state,
+                ssec_headers(headers, false),
+                &upload.meta.bucket,
+                &upload.meta.key,
+                required,
+            )
+            .await?;
+        Ok((state, keyed))
     }
 
     pub(super) async fn do_create_multipart_upload(
@@ -97,50 +79,46 @@ impl ObjectServer {
     ) -> Result<CreateMultipartUploadOutput> {
         let S3Request { input, headers, .. } = req;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
-        let ssec_hdrs = SseCHeaders::new(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        );
-        let enc = self.write_encryption(&headers, ssec_hdrs, WriteOp::Other, false)?;
+        let default = self.bucket_default(bucket).await?;
+        let requested = self
+            .sse
+            .requested(&headers, WriteOp::Other, false, default.as_ref())?;
         let user = user_metadata(input.metadata.as_ref())?;
         let content = ContentHeaders {
             content_type: input.content_type.clone(),
-            content_encoding: super::object::stored_content_encoding(
-                input.content_encoding.as_ref(),
-            ),
+            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
             content_disposition: input.content_disposition.clone(),
             content_language: input.content_language.clone(),
             cache_control: input.cache_control.clone(),
             expires: input.expires.clone(),
         };
         let mut template = new_meta(key, content, user);
-        let ck = match &enc {
-            Encryption::SseC(ck) => {
-                let (sealed, _oek) = SealedObjectKey::create(ck.key(), bucket, key)?;
-                sealed.write_metadata(&mut template.internal, true);
-                Some(ck)
+        let keyed = self.sse.seal_new(&requested, bucket, key).await?;
+        let sse = match &keyed {
+            Some(k) => {
+                k.state().write_metadata(&mut template.internal, true);
+                k.response()
             }
-            Encryption::None => None,
+            None => ResponseSse::default(),
         };
         let upload = self.store.create_upload(bucket, key, template).await?;
-        let (alg, md5) = ssec_echo(ck);
-        Ok(CreateMultipartUploadOutput {
+        let mut out = CreateMultipartUploadOutput {
             bucket: Some(bucket.to_owned()),
             key: Some(key.to_owned()),
             upload_id: Some(upload.upload_id),
-            sse_customer_algorithm: alg,
-            sse_customer_key_md5: md5,
+            ssekms_encryption_context: sse.context.clone(),
             ..Default::default()
-        })
+        };
+        set_sse!(out, sse);
+        Ok(out)
     }
 
     pub(super) async fn do_upload_part(
         &self,
         req: S3Request<UploadPartInput>,
-    ) -> Result<UploadPartOutput> {
+    ) -> Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, .. } = req;
-        self.check_tls(&headers)?;
+        self.sse.check_tls(&headers)?;
         let number = part_number(input.part_number)?;
         let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
         if input
@@ -153,13 +131,8 @@ impl ObjectServer {
             .store
             .open_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
-        let ssec_hdrs = SseCHeaders::new(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        );
-        let opened = self.part_key(&upload, ssec_hdrs, true)?;
-        let key = opened.as_ref().map(|(oek, _)| oek.part_key(number));
+        let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
+        let key = keyed.as_ref().map(|k| k.part_key(number));
         let mut temp = self.store.temp_file().await?;
         let out = match input.body {
             Some(body) => io::write_body(&mut temp, body, key.as_ref(), MAX_OBJECT_SIZE).await?,
@@ -178,41 +151,45 @@ impl ObjectServer {
         {
             return Err(Error::BadDigest);
         }
-        let etag = match &opened {
-            Some((oek, _)) => crate::sse::keys::formatted_etag(&sealed_etag(oek, content_md5)?),
-            None => hex::encode(out.md5),
+        let (stored, etag, sse) = match &keyed {
+            Some(k) => {
+                let stored = k.part_etag(out.md5, content_md5)?;
+                let visible = k.client_etag(&stored);
+                (stored, visible, k.response())
+            }
+            None => (
+                hex::encode(out.md5),
+                hex::encode(out.md5),
+                ResponseSse::default(),
+            ),
         };
         let meta = PartFileMeta {
             format: crate::storage::file::FORMAT,
             number,
             size: out.size,
             stored_size: out.stored_size,
-            etag: etag.clone(),
+            etag: stored,
             last_modified_ns: now_ns(),
         };
         temp.finish(&meta).await?;
         self.store.commit_part(&upload, number, temp).await?;
-        let (alg, md5) = ssec_echo(opened.as_ref().map(|(_, ck)| ck));
-        Ok(UploadPartOutput {
+        let mut output = UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
-            sse_customer_algorithm: alg,
-            sse_customer_key_md5: md5,
             ..Default::default()
-        })
+        };
+        set_sse!(output, sse);
+        Ok(with_context(output, &sse))
     }
 
     pub(super) async fn do_upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
-    ) -> Result<UploadPartCopyOutput> {
+    ) -> Result<S3Response<UploadPartCopyOutput>> {
         let S3Request { input, headers, .. } = req;
-        self.check_tls(&headers)?;
-        if [
-            "x-amz-server-side-encryption",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ]
-        .iter()
-        .any(|h| headers.contains_key(*h))
+        self.sse.check_tls(&headers)?;
+        if [H_SSE, H_KMS_KEY_ID]
+            .iter()
+            .any(|h| headers.contains_key(*h))
         {
             return Err(Error::NotImplemented(
                 "UploadPartCopy with SSE-KMS is not implemented",
@@ -232,22 +209,24 @@ impl ObjectServer {
             .open_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
         let src = self.store.open_object(&src_bucket, &src_key).await?;
-        let src_stored = StoredEncryption::from_metadata(&src.meta.internal)?;
-        let src_hdrs = SseCHeaders::new(
-            input.copy_source_sse_customer_algorithm.as_ref(),
-            input.copy_source_sse_customer_key.as_ref(),
-            input.copy_source_sse_customer_key_md5.as_ref(),
-        );
-        let src_open = ssec::open_for_read(
-            &src_stored,
-            src_hdrs,
-            &src_bucket,
-            &src_key,
-            Error::SseCAlgorithm,
-        )?;
-        check_sizes(&src.meta, src_open.is_some())?;
+        let src_state = ObjectEncryption::from_metadata(&src.meta.internal)?;
+        let src_keyed = self
+            .sse
+            .open(
+                &src_state,
+                ssec_headers(&headers, true),
+                &src_bucket,
+                &src_key,
+                Error::SseCAlgorithm,
+            )
+            .await?;
+        check_sizes(&src.meta, src_state.is_encrypted())?;
+        let src_etag = match &src_keyed {
+            Some(k) => k.client_etag(&src.meta.etag),
+            None => src.meta.etag.clone(),
+        };
         check_conditions(
-            &client_etag(&src.meta),
+            &src_etag,
             src.meta.last_modified_ns,
             input.copy_source_if_match.as_ref(),
             input.copy_source_if_none_match.as_ref(),
@@ -255,20 +234,15 @@ impl ObjectServer {
             input.copy_source_if_unmodified_since.as_ref(),
             Error::PreconditionFailed,
         )?;
-        let dest_hdrs = SseCHeaders::new(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        );
-        let opened = self.part_key(&upload, dest_hdrs, true)?;
+        let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
         let (offset, len) = copy_source_range(input.copy_source_range.as_ref(), src.meta.size)?;
-        let decode = match &src_open {
-            Some((oek, _)) => Decode::Dare(stream_keys(&src.meta, oek)),
+        let decode = match &src_keyed {
+            Some(k) => Decode::Dare(k.stream_keys(&part_numbers(&src.meta))),
             None => Decode::Plain,
         };
         let plaintext =
             io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, offset, len);
-        let key = opened.as_ref().map(|(oek, _)| oek.part_key(number));
+        let key = keyed.as_ref().map(|k| k.part_key(number));
         let mut temp = self.store.temp_file().await?;
         let out = io::write_body(&mut temp, plaintext, key.as_ref(), MAX_OBJECT_SIZE)
             .await
@@ -276,9 +250,17 @@ impl ObjectServer {
         if out.size != len {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }
-        let etag = match &opened {
-            Some((oek, _)) => crate::sse::keys::formatted_etag(&sealed_etag(oek, None)?),
-            None => hex::encode(out.md5),
+        let (stored, etag, sse) = match &keyed {
+            Some(k) => {
+                let stored = k.part_etag(out.md5, None)?;
+                let visible = k.client_etag(&stored);
+                (stored, visible, k.response())
+            }
+            None => (
+                hex::encode(out.md5),
+                hex::encode(out.md5),
+                ResponseSse::default(),
+            ),
         };
         let last_modified_ns = now_ns();
         let meta = PartFileMeta {
@@ -286,22 +268,21 @@ impl ObjectServer {
             number,
             size: out.size,
             stored_size: out.stored_size,
-            etag: etag.clone(),
+            etag: stored,
             last_modified_ns,
         };
         temp.finish(&meta).await?;
         self.store.commit_part(&upload, number, temp).await?;
-        let (alg, md5) = ssec_echo(opened.as_ref().map(|(_, ck)| ck));
-        Ok(UploadPartCopyOutput {
+        let mut output = UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(etag)),
                 last_modified: Some(timestamp(last_modified_ns)),
                 ..Default::default()
             }),
-            sse_customer_algorithm: alg,
-            sse_customer_key_md5: md5,
             ..Default::default()
-        })
+        };
+        set_sse!(output, sse);
+        Ok(with_context(output, &sse))
     }
 
     pub(super) async fn do_complete_multipart_upload(
@@ -309,19 +290,14 @@ impl ObjectServer {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> Result<S3Response<CompleteMultipartUploadOutput>> {
         let S3Request { input, headers, .. } = req;
-        self.check_tls(&headers)?;
+        self.sse.check_tls(&headers)?;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
         let upload = self
             .store
             .open_upload(bucket, key, &input.upload_id)
             .await?;
-        let ssec_hdrs = SseCHeaders::new(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        );
         // Optional SSE-C headers, validated when present (project decision, §10).
-        let opened = self.part_key(&upload, ssec_hdrs, false)?;
+        let (state, keyed) = self.upload_key(&upload, &headers, false).await?;
         let requested: Vec<CompletedPart> = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -341,18 +317,22 @@ impl ObjectServer {
             }
             prev = number;
             let have = stored.get(&number).ok_or(Error::InvalidPart)?;
+            let visible = match &keyed {
+                Some(k) => k.client_etag(&have.etag),
+                None => have.etag.clone(),
+            };
             let sent = p
                 .e_tag
                 .as_ref()
                 .map(|e| unquote(e.value()).to_owned())
                 .ok_or(Error::InvalidPart)?;
-            if sent != have.etag {
+            if sent != visible {
                 return Err(Error::InvalidPart);
             }
             if i + 1 < requested.len() && have.size < MIN_PART_SIZE {
                 return Err(Error::EntityTooSmall);
             }
-            md5.update(hex::decode(&have.etag).map_err(|_| Error::InvalidPart)?);
+            md5.update(hex::decode(&visible).map_err(|_| Error::InvalidPart)?);
             parts.push(PartMeta {
                 number,
                 size: have.size,
@@ -380,32 +360,30 @@ impl ObjectServer {
         if let Err(e) = self.store.remove_upload(&upload).await {
             tracing::warn!(error = %e, "completed upload could not be removed");
         }
-        let mut resp = S3Response::new(CompleteMultipartUploadOutput {
+        // Destination SSE headers (project decision §10): SSE-C uploads always name the
+        // algorithm, and echo the key MD5 when the client sent the key.
+        let sse = match &keyed {
+            Some(k) => k.response(),
+            None => ResponseSse::of(&state, None),
+        };
+        let mut out = CompleteMultipartUploadOutput {
             bucket: Some(bucket.to_owned()),
             key: Some(key.to_owned()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             location: Some(format!("/{bucket}/{key}")),
             ..Default::default()
-        });
-        // Destination SSE headers (project decision §10): the algorithm always for SSE-C
-        // uploads, the key MD5 when the client sent the key.
-        let ssec_upload = matches!(
-            StoredEncryption::from_metadata(&upload.meta.template.internal)?,
-            StoredEncryption::SseC(_)
-        );
-        let (alg, md5) = match &opened {
-            Some((_, ck)) => ssec_echo(Some(ck)),
-            None if ssec_upload => (Some(crate::sse::params::SSE_C_ALGORITHM.to_owned()), None),
-            None => (None, None),
         };
-        for (name, value) in [
-            ("x-amz-server-side-encryption-customer-algorithm", alg),
-            ("x-amz-server-side-encryption-customer-key-md5", md5),
-        ] {
-            if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
-                resp.headers.insert(name, v);
-            }
+        out.server_side_encryption = sse
+            .algorithm
+            .map(|a| ServerSideEncryption::from(a.to_owned()));
+        out.ssekms_key_id = sse.kms_key_id.clone();
+        let mut resp = S3Response::new(out);
+        ResponseSse {
+            algorithm: None,
+            kms_key_id: None,
+            ..sse
         }
+        .insert_into(&mut resp.headers);
         Ok(resp)
     }
 
@@ -420,109 +398,5 @@ impl ObjectServer {
             .await?;
         self.store.remove_upload(&upload).await?;
         Ok(AbortMultipartUploadOutput::default())
-    }
-
-    pub(super) async fn do_list_parts(
-        &self,
-        req: S3Request<ListPartsInput>,
-    ) -> Result<ListPartsOutput> {
-        let input = req.input;
-        let upload = self
-            .store
-            .open_upload(&input.bucket, &input.key, &input.upload_id)
-            .await?;
-        let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
-        let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
-        let all = self.store.list_parts(&upload).await?;
-        let mut rest = all.values().filter(|p| p.number > marker);
-        let page: Vec<&PartFileMeta> = rest.by_ref().take(max).collect();
-        let truncated = rest.next().is_some();
-        Ok(ListPartsOutput {
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            upload_id: Some(input.upload_id.clone()),
-            max_parts: i32::try_from(max).ok(),
-            part_number_marker: input.part_number_marker,
-            next_part_number_marker: if truncated {
-                page.last().and_then(|p| i32::try_from(p.number).ok())
-            } else {
-                None
-            },
-            is_truncated: Some(truncated),
-            owner: Some(super::bucket::owner()),
-            initiator: Some(Initiator {
-                display_name: Some("minio".to_owned()),
-                id: super::bucket::owner().id,
-            }),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            parts: Some(
-                page.iter()
-                    .map(|p| Part {
-                        part_number: i32::try_from(p.number).ok(),
-                        e_tag: Some(ETag::Strong(p.etag.clone())),
-                        size: i64::try_from(p.size).ok(),
-                        last_modified: Some(timestamp(p.last_modified_ns)),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            ..Default::default()
-        })
-    }
-
-    pub(super) async fn do_list_multipart_uploads(
-        &self,
-        req: S3Request<ListMultipartUploadsInput>,
-    ) -> Result<ListMultipartUploadsOutput> {
-        let input = req.input;
-        self.store.head_bucket(&input.bucket).await?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
-        let key_marker = input.key_marker.clone().unwrap_or_default();
-        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
-        let uploads = self.store.list_uploads(&input.bucket).await?;
-        let mut rest = uploads.iter().filter(|u| {
-            u.key.starts_with(&prefix)
-                && (key_marker.is_empty()
-                    || u.key > key_marker
-                    || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker))
-        });
-        let page: Vec<_> = rest.by_ref().take(max).collect();
-        let truncated = rest.next().is_some();
-        Ok(ListMultipartUploadsOutput {
-            bucket: Some(input.bucket.clone()),
-            prefix: input.prefix.clone(),
-            key_marker: input.key_marker.clone(),
-            upload_id_marker: input.upload_id_marker.clone(),
-            max_uploads: i32::try_from(max).ok(),
-            is_truncated: Some(truncated),
-            next_key_marker: if truncated {
-                page.last().map(|u| u.key.clone())
-            } else {
-                None
-            },
-            next_upload_id_marker: if truncated {
-                page.last().map(|u| u.upload_id.clone())
-            } else {
-                None
-            },
-            uploads: Some(
-                page.iter()
-                    .map(|u| MultipartUpload {
-                        key: Some(u.key.clone()),
-                        upload_id: Some(u.upload_id.clone()),
-                        initiated: Some(timestamp(u.initiated_ns)),
-                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-                        owner: Some(super::bucket::owner()),
-                        initiator: Some(Initiator {
-                            display_name: Some("minio".to_owned()),
-                            id: super::bucket::owner().id,
-                        }),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            ..Default::default()
-        })
     }
 }

@@ -31,7 +31,10 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config, ConfigError, Limits};
+use crate::kms_admin::KmsAdmin;
 use crate::s3::ObjectServer;
+use crate::sse::Sse;
+use crate::sse::kms::Kms;
 use crate::storage::FsStore;
 use limits::ConnLimiter;
 use watch::{Activity, Tracked};
@@ -61,6 +64,9 @@ pub enum ServerError {
     /// A limit is out of range.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The KMS cannot be set up or its start-up check failed.
+    #[error("{0}")]
+    Kms(String),
     /// The address cannot be bound.
     #[error("bind {addr}: {source}")]
     Bind {
@@ -75,6 +81,8 @@ pub enum ServerError {
 /// A bound, not yet serving, server.
 pub struct Bound {
     listener: TcpListener,
+    /// The KMS keep-alive task (aborted when serving ends).
+    keep_warm: Option<tokio::task::JoinHandle<()>>,
     acceptor: Option<TlsAcceptor>,
     service: S3Service,
     addr: SocketAddr,
@@ -100,7 +108,21 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         Some((cert, key)) => Some(tls::tls_acceptor(&cert, &key)?),
         None => None,
     };
-    let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, acceptor.is_some()));
+    let kms = match &config.kms.kes {
+        Some(kes) => {
+            let kms = kes.connect().map_err(ServerError::Kms)?;
+            kms.probe()
+                .await
+                .map_err(|e| ServerError::Kms(e.to_string()))?;
+            Some(kms)
+        }
+        None => None,
+    };
+    let keep_warm = kms.as_ref().map(Kms::keep_warm);
+    let admin = KmsAdmin::new(kms.clone());
+    let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
+    let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
+    builder.set_route(admin);
     builder.set_auth(SimpleAuth::from_single(
         config.credentials.access_key.clone(),
         config.credentials.secret_key.as_str(),
@@ -118,6 +140,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     })?;
     Ok(Bound {
         listener,
+        keep_warm,
         acceptor,
         service: builder.build(),
         addr,
@@ -214,6 +237,9 @@ impl Bound {
             });
         }
         drop(self.listener);
+        if let Some(task) = &self.keep_warm {
+            task.abort();
+        }
         if tokio::time::timeout(GRACE_PERIOD, graceful.shutdown())
             .await
             .is_err()

@@ -74,9 +74,9 @@ impl Key32 {
 pub enum Domain {
     /// `SSE-C`
     SseC,
-    /// `SSE-S3` (KMS-backed; used once the KMS client lands)
+    /// `SSE-S3` (the root key is a DEK of the default KES key)
     SseS3,
-    /// `SSE-KMS` (KMS-backed; used once the KMS client lands)
+    /// `SSE-KMS` (the root key is a DEK of a named KES key)
     SseKms,
 }
 
@@ -222,12 +222,21 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// Opens a sealed 96-hex ETag (SSE-S3: the plaintext MD5); `None` if it does not open.
+    pub fn open_etag(&self, sealed_hex: &str) -> Option<[u8; 16]> {
+        let raw = hex::decode(sealed_hex).ok()?;
+        let key = self.etag_key();
+        let plain = dare::decrypt(key.expose(), &raw).ok()?;
+        plain.try_into().ok()
+    }
+}
+
 /// The client-visible ("formatted") form of a sealed 96-hex ETag: its last 32 hex characters.
 pub fn formatted_etag(sealed_hex: &str) -> String {
-    if sealed_hex.len() >= 64 {
-        sealed_hex[sealed_hex.len() - 32..].to_owned()
-    } else {
-        sealed_hex.to_owned()
+    match sealed_hex.get(sealed_hex.len().saturating_sub(32)..) {
+        Some(tail) if sealed_hex.len() >= 64 => tail.to_owned(),
+        _ => sealed_hex.to_owned(),
     }
 }
 

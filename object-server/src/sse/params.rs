@@ -1,4 +1,4 @@
-//! Parsing of SSE request headers into [`Encryption`] (object-sse.md §4.1).
+//! SSE-C header validation into [`CustomerKey`] (object-sse.md §4.1).
 //!
 //! "SSE-C requested" means any one of the three SSE-C headers is present (value ignored).
 //! Validation order: algorithm = `AES256` exactly → key present → MD5 present → key is base64 of
@@ -48,15 +48,6 @@ impl CustomerKey {
     }
 }
 
-/// Server-side encryption requested for a write (grows `SseS3`/`SseKms` variants with the KMS).
-#[derive(Debug, Clone)]
-pub enum Encryption {
-    /// No SSE.
-    None,
-    /// SSE-C with the client's key.
-    SseC(CustomerKey),
-}
-
 /// A failed SSE-C header check, in validation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SseCError {
@@ -99,19 +90,6 @@ impl std::fmt::Debug for SseCHeaders<'_> {
 }
 
 impl<'a> SseCHeaders<'a> {
-    /// Builds from optional `String` DTO fields.
-    pub fn new(
-        algorithm: Option<&'a String>,
-        key: Option<&'a String>,
-        key_md5: Option<&'a String>,
-    ) -> Self {
-        Self {
-            algorithm: algorithm.map(String::as_str),
-            key: key.map(String::as_str),
-            key_md5: key_md5.map(String::as_str),
-        }
-    }
-
     /// Whether SSE-C is requested (any header present).
     pub fn requested(&self) -> bool {
         self.algorithm.is_some() || self.key.is_some() || self.key_md5.is_some()

@@ -28,19 +28,21 @@ pub fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(super) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
 }
 
-fn sync_dir(path: &Path) -> std::io::Result<()> {
+pub(super) fn sync_dir(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_all()
 }
 
@@ -101,11 +103,11 @@ pub struct UploadHandle {
 #[derive(Debug)]
 pub struct FsStore {
     root: PathBuf,
-    tmp: PathBuf,
+    pub(super) tmp: PathBuf,
     uploads: PathBuf,
     /// Object commits take it shared; bucket creation/deletion exclusively, so an object can
     /// never be published into a bucket that is being deleted.
-    bucket_lock: tokio::sync::RwLock<()>,
+    pub(super) bucket_lock: tokio::sync::RwLock<()>,
 }
 
 impl FsStore {
@@ -148,7 +150,7 @@ impl FsStore {
         })
     }
 
-    fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
+    pub(super) fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
         if !valid_bucket_name(bucket) {
             return Err(StorageError::NoSuchBucket);
         }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! <data>/<bucket>/.bucket.json            bucket record (creation time)
+//! <data>/<bucket>/.config-<name>           bucket configuration documents ([`bucket_config`])
 //! <data>/<bucket>/obj/<sha256(key) hex>    one file per object: data ‖ metadata ‖ trailer
 //! <data>/.objsrv/tmp/                      temp files; emptied at start
 //! <data>/.objsrv/uploads/<upload-id>/      multipart upload: upload.json + part-NNNNN files
@@ -22,6 +23,7 @@
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
 
+mod bucket_config;
 pub mod file;
 mod fs;
 pub mod perms;

@@ -11,6 +11,7 @@
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 
+pub mod kes;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
@@ -78,9 +79,16 @@ impl ServerProc {
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
             .env("RUST_LOG", &launch.log)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
         match &launch.stderr {
-            Some(path) => cmd.stderr(std::fs::File::create(path).unwrap()),
+            Some(path) => cmd.stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
             None => cmd.stderr(Stdio::inherit()),
         };
         let mut child = cmd.spawn().expect("spawn object-server");
@@ -123,8 +131,10 @@ pub struct Launch {
     pub log: String,
     /// The server's umask.
     pub umask: u32,
-    /// Where stderr goes (inherited when `None`).
+    /// Where stderr goes (inherited when `None`; appended to when it exists).
     pub stderr: Option<PathBuf>,
+    /// Extra environment variables (e.g. `MINIO_KMS_KES_*`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Launch {
@@ -134,6 +144,7 @@ impl Default for Launch {
             log: "warn,s3s=off".to_owned(),
             umask: 0o022,
             stderr: None,
+            env: Vec::new(),
         }
     }
 }
@@ -154,6 +165,8 @@ pub struct Env {
     pub server: Option<ServerProc>,
     pub tls: bool,
     pub venv: PathBuf,
+    /// How the server was launched (reused by [`Env::restart`]).
+    pub launch: Launch,
 }
 
 impl Env {
@@ -183,6 +196,7 @@ impl Env {
             launch.stderr = Some(dir.path().join(log));
         }
         let server = ServerProc::start_with(&dir.path().join("data"), &certs, &launch);
+        let launch_kept = launch.clone();
         assert!(server.url.starts_with(if tls {
             "https://127.0.0.1:"
         } else {
@@ -193,6 +207,7 @@ impl Env {
             server: Some(server),
             tls,
             venv,
+            launch: launch_kept,
         }
     }
 
@@ -216,10 +231,17 @@ impl Env {
         self.dir.path().join(name)
     }
 
-    /// Restarts the server on the same data directory (after `kill`).
+    /// Restarts the server on the same data directory (after `kill`), launched as before.
     pub fn restart(&mut self) {
-        let server = ServerProc::start(&self.path("data"), &self.path("certs"));
+        let server = ServerProc::start_with(&self.path("data"), &self.path("certs"), &self.launch);
         self.server = Some(server);
+    }
+
+    /// SIGKILLs the running server, if any.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.kill();
+        }
     }
 
     fn client_env(&self, cmd: &mut Command) {
@@ -321,6 +343,18 @@ def expect_error(code, status, fn, *a, **kw):
         assert got == (code, status), f"expected {(code, status)}, got {got}: {e}"
         return e
     raise AssertionError(f"expected {code}/{status}, call succeeded")
+def admin(method, path):
+    """A SigV4-signed request to a non-S3 path (MinIO admin APIs): (status, body bytes)."""
+    import urllib3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    urllib3.disable_warnings()
+    req = AWSRequest(method=method, url=os.environ["ENDPOINT"] + path, data=b"")
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+    SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]), "s3", "us-east-1").add_auth(req)
+    r = urllib3.PoolManager(cert_reqs="CERT_NONE").request(method, req.url, headers=dict(req.headers), body=b"")
+    return r.status, r.data
 def check(name, cond, detail=""):
     if not cond:
         raise AssertionError(f"{name} failed {detail}")

@@ -1,0 +1,210 @@
+//! CopyObject between every pair of {plain, SSE-C, SSE-S3, SSE-KMS}: the source is opened with
+//! the copy-source SSE-C headers (or through KES), the destination is sealed per the request's
+//! SSE headers or the destination bucket's default. An in-place copy of an SSE-C object with
+//! both header sets is a key rotation (only the sealed OEK changes).
+
+use s3s::S3Request;
+use s3s::dto::*;
+
+use super::io::{self, Decode};
+use super::object::{
+    ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
+};
+use super::{
+    MAX_OBJECT_SIZE, ObjectServer, layout, parse_http_date, part_numbers, set_sse, timestamp,
+    user_metadata,
+};
+use crate::error::{Error, Result};
+use crate::sse::request::{self, ssec_headers};
+use crate::sse::{ObjectEncryption, Requested, ResponseSse, WriteOp};
+use crate::storage::ObjectMeta;
+
+fn copy_output(meta: &ObjectMeta, etag: String, sse: &ResponseSse) -> CopyObjectOutput {
+    let mut out = CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(ETag::Strong(etag)),
+            last_modified: Some(timestamp(meta.last_modified_ns)),
+            ..Default::default()
+        }),
+        ssekms_encryption_context: sse.context.clone(),
+        ..Default::default()
+    };
+    set_sse!(out, *sse);
+    out
+}
+
+fn content_of(input: &CopyObjectInput, src: &ObjectMeta, replace: bool) -> ContentHeaders {
+    if replace {
+        ContentHeaders {
+            content_type: input.content_type.clone(),
+            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
+            content_disposition: input.content_disposition.clone(),
+            content_language: input.content_language.clone(),
+            cache_control: input.cache_control.clone(),
+            expires: input.expires.clone(),
+        }
+    } else {
+        ContentHeaders {
+            content_type: src.content_type.clone(),
+            content_encoding: src.content_encoding.clone(),
+            content_disposition: src.content_disposition.clone(),
+            content_language: src.content_language.clone(),
+            cache_control: src.cache_control.clone(),
+            expires: src.expires.as_deref().and_then(parse_http_date),
+        }
+    }
+}
+
+impl ObjectServer {
+    pub(super) async fn do_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> Result<CopyObjectOutput> {
+        let S3Request { input, headers, .. } = req;
+        let (src_bucket, src_key) = match &input.copy_source {
+            CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+            CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
+                return Err(Error::NotImplemented(
+                    "Copy sources other than bucket/key are not supported",
+                ));
+            }
+        };
+        let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+        let dest_ssec = ssec_headers(&headers, false);
+        let src_ssec = ssec_headers(&headers, true);
+        self.sse.check_tls(&headers)?;
+        let replace = match input
+            .metadata_directive
+            .as_ref()
+            .map(MetadataDirective::as_str)
+        {
+            None | Some(MetadataDirective::COPY) => false,
+            Some(MetadataDirective::REPLACE) => true,
+            Some(_) => {
+                return Err(Error::InvalidArgument(
+                    "Unknown metadata directive.".to_owned(),
+                ));
+            }
+        };
+        self.store.head_bucket(bucket).await?;
+        let src = self.store.open_object(&src_bucket, &src_key).await?;
+        let src_state = ObjectEncryption::from_metadata(&src.meta.internal)?;
+        let same_object = src_bucket == bucket && src_key == key;
+        // Source key first (MinIO parses the copy source before the destination).
+        let rotation = same_object
+            && matches!(src_state, ObjectEncryption::SseC(_))
+            && src_ssec.requested()
+            && dest_ssec.requested();
+        let src_keyed = match self
+            .sse
+            .open(
+                &src_state,
+                src_ssec,
+                &src_bucket,
+                &src_key,
+                Error::SseCAlgorithm,
+            )
+            .await
+        {
+            Err(Error::AccessDenied) if rotation => {
+                // Same key on both sides that does not open the object → InvalidArgument.
+                let old = src_ssec.parse().map_err(request::ssec_error)?;
+                let new = dest_ssec.parse().map_err(request::ssec_error)?;
+                if let (Some(old), Some(new)) = (old, new)
+                    && old.same_key(&new)
+                {
+                    return Err(Error::RotationKeyMismatch);
+                }
+                return Err(Error::AccessDenied);
+            }
+            other => other?,
+        };
+        let default = self.bucket_default(bucket).await?;
+        let requested = self
+            .sse
+            .requested(&headers, WriteOp::Other, true, default.as_ref())?;
+        check_sizes(&src.meta, src_state.is_encrypted())?;
+        let src_etag = match &src_keyed {
+            Some(k) => k.client_etag(&src.meta.etag),
+            None => src.meta.etag.clone(),
+        };
+        check_conditions(
+            &src_etag,
+            src.meta.last_modified_ns,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+            Error::PreconditionFailed,
+        )?;
+        let user = if replace {
+            user_metadata(input.metadata.as_ref())?
+        } else {
+            src.meta.user_metadata.clone()
+        };
+        let mut meta = new_meta(key, content_of(&input, &src.meta, replace), user);
+
+        if rotation && let (Some(src_keyed), Requested::SseC(new_ck)) = (&src_keyed, &requested) {
+            // SSE-C key rotation: reseal the OEK under the new key, data untouched.
+            let resealed = src_keyed.reseal_customer(new_ck, bucket, key)?;
+            meta.size = src.meta.size;
+            meta.stored_size = src.meta.stored_size;
+            meta.etag = src.meta.etag.clone();
+            meta.parts = src.meta.parts.clone();
+            meta.internal = src.meta.internal.clone();
+            resealed.write_metadata(&mut meta.internal, !src.meta.parts.is_empty());
+            let mut temp = self.store.temp_file().await?;
+            io::copy_raw(&mut temp, src.file.clone(), 0, src.data_len).await?;
+            temp.finish(&meta).await?;
+            self.store.commit_object(bucket, key, temp).await?;
+            let sse = ResponseSse::of(&resealed, Some(new_ck));
+            return Ok(copy_output(&meta, src_keyed.client_etag(&meta.etag), &sse));
+        }
+
+        if same_object && !replace && src_keyed.is_none() && matches!(requested, Requested::None) {
+            return Err(Error::InvalidCopy);
+        }
+
+        let decode = match &src_keyed {
+            Some(k) => Decode::Dare(k.stream_keys(&part_numbers(&src.meta))),
+            None => Decode::Plain,
+        };
+        let plaintext = io::read_plaintext(
+            src.file.clone(),
+            0,
+            layout(&src.meta),
+            decode,
+            0,
+            src.meta.size,
+        );
+        let dest = self.sse.seal_new(&requested, bucket, key).await?;
+        let mut temp = self.store.temp_file().await?;
+        let out = io::write_body(
+            &mut temp,
+            plaintext,
+            dest.as_ref().map(|k| k.object_key()),
+            MAX_OBJECT_SIZE,
+        )
+        .await
+        .map_err(io::stored_source_error)?;
+        if out.size != src.meta.size {
+            return Err(Error::Internal("copy source ended early".to_owned()));
+        }
+        meta.size = out.size;
+        meta.stored_size = out.stored_size;
+        let (etag, sse) = match &dest {
+            Some(k) => {
+                k.state().write_metadata(&mut meta.internal, false);
+                meta.etag = k.seal_etag(out.md5, None)?;
+                (k.client_etag(&meta.etag), k.response())
+            }
+            None => {
+                meta.etag = hex::encode(out.md5);
+                (meta.etag.clone(), ResponseSse::default())
+            }
+        };
+        temp.finish(&meta).await?;
+        self.store.commit_object(bucket, key, temp).await?;
+        Ok(copy_output(&meta, etag, &sse))
+    }
+}

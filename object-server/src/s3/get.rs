@@ -1,0 +1,233 @@
+//! GetObject and HeadObject: preconditions, ranges and `partNumber` on plaintext sizes; the
+//! object key comes from [`crate::sse::Sse::open`] (a GET of an SSE-S3/SSE-KMS object costs one
+//! KES decrypt and nothing more). HEAD opens SSE-C objects (to check the key) but never asks KES
+//! for SSE-KMS objects; for SSE-S3 it asks once for the ETag, falling back to the formatted
+//! ETag when KES cannot answer.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response};
+
+use super::io::{self, Decode};
+use super::object::{check_conditions, check_sizes};
+use super::{
+    ObjectServer, layout, metadata_out, parse_http_date, part_numbers, set_sse, timestamp,
+    with_context,
+};
+use crate::error::{Error, Result};
+use crate::sse::request::ssec_headers;
+use crate::sse::{Keyed, ObjectEncryption, ResponseSse};
+use crate::storage::ObjectHandle;
+
+/// Resolved read of an object: the plaintext span and how to decode it.
+struct ReadSetup {
+    handle: ObjectHandle,
+    keyed: Option<Keyed>,
+    sse: ResponseSse,
+    etag: String,
+    offset: u64,
+    len: u64,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+}
+
+impl ReadSetup {
+    fn decode(&self) -> Decode {
+        match &self.keyed {
+            Some(k) => Decode::Dare(k.stream_keys(&part_numbers(&self.handle.meta))),
+            None => Decode::Plain,
+        }
+    }
+}
+
+/// Inputs common to GET and HEAD.
+struct ReadRequest<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    if_match: Option<&'a ETagCondition>,
+    if_none_match: Option<&'a ETagCondition>,
+    if_modified_since: Option<&'a Timestamp>,
+    if_unmodified_since: Option<&'a Timestamp>,
+    range: Option<&'a Range>,
+    part_number: Option<i32>,
+    /// GET (the data is read) rather than HEAD.
+    data: bool,
+}
+
+/// `(offset, len, Content-Range, parts count)` of a `partNumber` or `Range` read.
+fn span(
+    meta: &crate::storage::ObjectMeta,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> Result<(u64, u64, Option<String>, Option<i32>)> {
+    let size = meta.size;
+    if let Some(n) = part_number {
+        let parts = &meta.parts;
+        let count = parts.len().max(1);
+        let idx = usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=count).contains(n))
+            .ok_or(Error::InvalidRange)?;
+        let parts_count = i32::try_from(count).ok();
+        let Some(part) = parts.get(idx - 1) else {
+            return Ok((0, size, None, parts_count));
+        };
+        let offset: u64 = parts.iter().take(idx - 1).map(|p| p.size).sum();
+        let len = part.size;
+        let cr = format!(
+            "bytes {}-{}/{}",
+            offset,
+            (offset + len).saturating_sub(1),
+            size
+        );
+        return Ok((offset, len, Some(cr), parts_count));
+    }
+    if let Some(range) = range {
+        let span = range.check(size).map_err(|_| Error::InvalidRange)?;
+        let cr = format!("bytes {}-{}/{}", span.start, span.end - 1, size);
+        return Ok((span.start, span.end - span.start, Some(cr), None));
+    }
+    Ok((0, size, None, None))
+}
+
+impl ObjectServer {
+    async fn setup_read(&self, headers: &http::HeaderMap, r: ReadRequest<'_>) -> Result<ReadSetup> {
+        self.sse.check_read_headers(headers)?;
+        let handle = self.store.open_object(r.bucket, r.key).await?;
+        let meta = &handle.meta;
+        let state = ObjectEncryption::from_metadata(&meta.internal)?;
+        let ssec = ssec_headers(headers, false);
+        let open_now =
+            r.data || matches!(state, ObjectEncryption::None | ObjectEncryption::SseC(_));
+        let keyed = if open_now {
+            self.sse
+                .open(&state, ssec, r.bucket, r.key, Error::ObjectEncrypted)
+                .await?
+        } else if ssec.requested() {
+            return Err(Error::ObjectEncrypted);
+        } else {
+            None
+        };
+        check_sizes(meta, state.is_encrypted())?;
+        let etag = match &keyed {
+            Some(k) => k.client_etag(&meta.etag),
+            None => self.visible_etag(r.bucket, meta).await,
+        };
+        check_conditions(
+            &etag,
+            meta.last_modified_ns,
+            r.if_match,
+            r.if_none_match,
+            r.if_modified_since,
+            r.if_unmodified_since,
+            Error::NotModified,
+        )?;
+        let (offset, len, content_range, parts_count) = span(meta, r.range, r.part_number)?;
+        let sse = match &keyed {
+            Some(k) => k.response(),
+            None => ResponseSse::of(&state, None),
+        };
+        Ok(ReadSetup {
+            handle,
+            keyed,
+            sse,
+            etag,
+            offset,
+            len,
+            content_range,
+            parts_count,
+        })
+    }
+
+    pub(super) async fn do_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> Result<S3Response<GetObjectOutput>> {
+        let S3Request { input, headers, .. } = req;
+        let setup = self
+            .setup_read(
+                &headers,
+                ReadRequest {
+                    bucket: &input.bucket,
+                    key: &input.key,
+                    if_match: input.if_match.as_ref(),
+                    if_none_match: input.if_none_match.as_ref(),
+                    if_modified_since: input.if_modified_since.as_ref(),
+                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+                    range: input.range.as_ref(),
+                    part_number: input.part_number,
+                    data: true,
+                },
+            )
+            .await?;
+        let body = io::read_plaintext(
+            setup.handle.file.clone(),
+            0,
+            layout(&setup.handle.meta),
+            setup.decode(),
+            setup.offset,
+            setup.len,
+        );
+        let meta = &setup.handle.meta;
+        let mut output = GetObjectOutput {
+            body: Some(body.into_blob()),
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: i64::try_from(setup.len).ok(),
+            content_range: setup.content_range.clone(),
+            content_type: meta.content_type.clone(),
+            content_encoding: meta.content_encoding.clone(),
+            content_disposition: meta.content_disposition.clone(),
+            content_language: meta.content_language.clone(),
+            cache_control: meta.cache_control.clone(),
+            expires: meta.expires.as_deref().and_then(parse_http_date),
+            e_tag: Some(ETag::Strong(setup.etag.clone())),
+            last_modified: Some(timestamp(meta.last_modified_ns)),
+            metadata: metadata_out(&meta.user_metadata),
+            parts_count: setup.parts_count,
+            ..Default::default()
+        };
+        set_sse!(output, setup.sse);
+        Ok(with_context(output, &setup.sse))
+    }
+
+    pub(super) async fn do_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> Result<S3Response<HeadObjectOutput>> {
+        let S3Request { input, headers, .. } = req;
+        let setup = self
+            .setup_read(
+                &headers,
+                ReadRequest {
+                    bucket: &input.bucket,
+                    key: &input.key,
+                    if_match: input.if_match.as_ref(),
+                    if_none_match: input.if_none_match.as_ref(),
+                    if_modified_since: input.if_modified_since.as_ref(),
+                    if_unmodified_since: input.if_unmodified_since.as_ref(),
+                    range: input.range.as_ref(),
+                    part_number: input.part_number,
+                    data: false,
+                },
+            )
+            .await?;
+        let meta = &setup.handle.meta;
+        let mut output = HeadObjectOutput {
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: i64::try_from(setup.len).ok(),
+            content_range: setup.content_range.clone(),
+            content_type: meta.content_type.clone(),
+            content_encoding: meta.content_encoding.clone(),
+            content_disposition: meta.content_disposition.clone(),
+            content_language: meta.content_language.clone(),
+            cache_control: meta.cache_control.clone(),
+            expires: meta.expires.as_deref().and_then(parse_http_date),
+            e_tag: Some(ETag::Strong(setup.etag.clone())),
+            last_modified: Some(timestamp(meta.last_modified_ns)),
+            metadata: metadata_out(&meta.user_metadata),
+            parts_count: setup.parts_count,
+            ..Default::default()
+        };
+        set_sse!(output, setup.sse);
+        Ok(with_context(output, &setup.sse))
+    }
+}

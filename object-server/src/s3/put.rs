@@ -1,0 +1,120 @@
+//! PutObject: SSE chosen by [`crate::sse::Sse::requested`] (headers, else the bucket default),
+//! a fresh OEK from [`crate::sse::Sse::seal_new`] (SSE-S3/SSE-KMS: one KES generate), the body
+//! streamed through DARE into a temp file, published atomically.
+
+use s3s::S3Request;
+use s3s::dto::*;
+
+use super::object::{ContentHeaders, new_meta, stored_content_encoding};
+use super::{
+    MAX_OBJECT_SIZE, ObjectServer, io, parse_content_md5, set_sse, unquote, user_metadata,
+};
+use crate::error::{Error, Result};
+use crate::sse::{ResponseSse, WriteOp};
+
+impl ObjectServer {
+    /// If-Match / If-None-Match on PUT against the current object's visible ETag.
+    async fn check_put_conditions(&self, input: &PutObjectInput) -> Result<()> {
+        if input.if_match.is_none() && input.if_none_match.is_none() {
+            return Ok(());
+        }
+        let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+        let current = match self.store.open_object(bucket, key).await {
+            Ok(h) => Some(self.visible_etag(bucket, &h.meta).await),
+            Err(crate::storage::StorageError::NoSuchKey) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let hit = |c: &ETagCondition, cur: &str| match c {
+            ETagCondition::Any => true,
+            ETagCondition::ETag(e) => unquote(e.value()) == cur,
+        };
+        if let Some(c) = &input.if_none_match
+            && current.as_deref().is_some_and(|cur| hit(c, cur))
+        {
+            return Err(Error::PreconditionFailed);
+        }
+        if let Some(c) = &input.if_match {
+            match current.as_deref() {
+                Some(cur) if hit(c, cur) => {}
+                Some(_) => return Err(Error::PreconditionFailed),
+                None => return Err(Error::NoSuchKey),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn do_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> Result<PutObjectOutput> {
+        let S3Request { input, headers, .. } = req;
+        let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
+        let default = self.bucket_default(bucket).await?;
+        let requested = self.sse.requested(
+            &headers,
+            WriteOp::PutObject { bucket, key },
+            false,
+            default.as_ref(),
+        )?;
+        let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
+        let user = user_metadata(input.metadata.as_ref())?;
+        if input
+            .content_length
+            .is_some_and(|l| u64::try_from(l).unwrap_or(0) > MAX_OBJECT_SIZE)
+        {
+            return Err(Error::EntityTooLarge);
+        }
+        self.check_put_conditions(&input).await?;
+        let content = ContentHeaders {
+            content_type: input.content_type.clone(),
+            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
+            content_disposition: input.content_disposition.clone(),
+            content_language: input.content_language.clone(),
+            cache_control: input.cache_control.clone(),
+            expires: input.expires.clone(),
+        };
+        let mut meta = new_meta(key, content, user);
+        let keyed = self.sse.seal_new(&requested, bucket, key).await?;
+        let mut temp = self.store.temp_file().await?;
+        let stream_key = keyed.as_ref().map(|k| k.object_key());
+        let out = match input.body {
+            Some(body) => io::write_body(&mut temp, body, stream_key, MAX_OBJECT_SIZE).await?,
+            None => {
+                io::write_body(
+                    &mut temp,
+                    futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
+                    stream_key,
+                    0,
+                )
+                .await?
+            }
+        };
+        if let Some(expected) = content_md5
+            && expected != out.md5
+        {
+            return Err(Error::BadDigest);
+        }
+        meta.size = out.size;
+        meta.stored_size = out.stored_size;
+        let (etag, sse) = match &keyed {
+            Some(k) => {
+                k.state().write_metadata(&mut meta.internal, false);
+                meta.etag = k.seal_etag(out.md5, content_md5)?;
+                (k.client_etag(&meta.etag), k.response())
+            }
+            None => {
+                meta.etag = hex::encode(out.md5);
+                (meta.etag.clone(), ResponseSse::default())
+            }
+        };
+        temp.finish(&meta).await?;
+        self.store.commit_object(bucket, key, temp).await?;
+        let mut output = PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ssekms_encryption_context: sse.context.clone(),
+            ..Default::default()
+        };
+        set_sse!(output, sse);
+        Ok(output)
+    }
+}

@@ -1,0 +1,37 @@
+import json
+st, body = admin("GET", "/minio/kms/v1/status")
+check("kms status 200", st == 200, (st, body))
+status = json.loads(body)
+check("kms status", status["name"] == "MinIO KES" and status["default-key-id"] == os.environ["DEFAULT_KEY"]
+      and sorted(status["endpoints"].values()) == ["offline", "online"], status)
+st, body = admin("POST", "/minio/admin/v3/kms/status")
+check("admin v3 status", st == 200 and json.loads(body)["default-key-id"] == os.environ["DEFAULT_KEY"], (st, body))
+st, body = admin("GET", "/minio/kms/v1/metrics")
+m = json.loads(body)
+check("kms metrics", st == 200 and m["kms_req_success"] >= 120 and "10000000000" in m["kms_resp_time"], m)
+st, body = admin("POST", "/minio/kms/v1/key/create?key-id=admin-made")
+check("key create", st == 200, (st, body))
+st, body = admin("POST", "/minio/admin/v3/kms/key/create?key-id=admin-made")
+check("key create again", st == 409 and b"kms:KeyAlreadyExists" in body, (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/list?pattern=admin%2A")
+check("key list", st == 200 and json.loads(body) == [{"name": "admin-made"}], (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=admin-made")
+check("key status", st == 200 and json.loads(body) == {"key-id": "admin-made"}, (st, body))
+st, body = admin("GET", "/minio/admin/v3/kms/key/status")
+check("default key status", st == 200 and json.loads(body) == {"key-id": os.environ["DEFAULT_KEY"]}, (st, body))
+st, body = admin("GET", "/minio/kms/v1/key/status?key-id=no-such-key")
+doc = json.loads(body)
+check("missing key status", st == 200 and doc["encryption-error"] == "key does not exist", doc)
+st, body = admin("GET", "/minio/kms/v1/version")
+check("kms version", st == 200 and "version" in json.loads(body), (st, body))
+st, body = admin("GET", "/minio/kms/v1/apis")
+check("kms apis", st == 200 and any(a["path"].startswith("/v1/key/generate") for a in json.loads(body)), (st, body))
+def health(path):
+    import urllib3
+    urllib3.disable_warnings()
+    return urllib3.PoolManager(cert_reqs="CERT_NONE").request("GET", os.environ["ENDPOINT"] + path).status
+check("ready with one endpoint down", health("/minio/health/ready") == 200)
+import urllib3
+anon = urllib3.PoolManager(cert_reqs="CERT_NONE").request("GET", os.environ["ENDPOINT"] + "/minio/kms/v1/status")
+check("admin API needs a signature", anon.status == 403, anon.status)
+print("ALL OK")
