@@ -486,3 +486,55 @@ fn kms_start_up_checks() {
     );
     assert!(out.stdout.is_empty(), "must not report listening");
 }
+
+const LOCK_GET: &str = r#"
+try:
+    body = s3.get_object(Bucket="locks", Key="obj")["Body"].read()
+    print("STATUS", "200" if body == b"locked data" * 100 else "corrupt")
+except ClientError as e:
+    print("STATUS", e.response["Error"].get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"])
+"#;
+
+/// Runs the GET of [`LOCK_GET`] until it reports `want` (20 s deadline).
+fn wait_for_get(env: &Env, want: &str) {
+    let script = format!("{BOTO3_PRELUDE}\n{LOCK_GET}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = ok(&env.python(&script, &[]));
+        if out.trim() == format!("STATUS {want}") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "GET still answers {out:?}, want {want:?}"
+        );
+    }
+}
+
+#[test]
+fn revoking_access_in_kes_locks_objects_and_restoring_it_unlocks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let kes = KesSetup::new(&dir.path().join("kes"));
+    let k = kes.start("kes", None);
+    let rt = rt();
+    rt.block_on(kes.admin_client(&[&k]).create_key(DEFAULT_KEY))
+        .unwrap();
+    let env = object_server(&kes, &[&k], false);
+    boto3(
+        &env,
+        r#"
+s3.create_bucket(Bucket="locks")
+s3.put_object(Bucket="locks", Key="obj", Body=b"locked data" * 100, ServerSideEncryption="AES256")
+print("ALL OK")
+"#,
+    );
+    wait_for_get(&env, "200");
+    // Lock: the object server's identities leave the KES policy (config reload, no restart).
+    kes.set_minio_access(false);
+    k.reload();
+    wait_for_get(&env, "kms:NotAuthorized 403");
+    // Unlock: access restored; the object server was never restarted.
+    kes.set_minio_access(true);
+    k.reload();
+    wait_for_get(&env, "200");
+}

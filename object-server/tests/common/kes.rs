@@ -177,6 +177,29 @@ impl KesSetup {
             .unwrap()
     }
 
+    /// Grants (`true`) or revokes (`false`) the object server's identities in the MinIO policy
+    /// of `config.yaml` (a running server picks the change up on SIGHUP, [`KesProc::reload`]).
+    pub fn set_minio_access(&self, allowed: bool) {
+        let path = self.dir.join("config.yaml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        let ids = [
+            self.minio.identity().to_string(),
+            self.minio_cert.identity.clone(),
+        ];
+        let revoked = "0".repeat(63);
+        let new = if allowed {
+            config
+                .replacen(&format!("- {revoked}a"), &format!("- {}", ids[0]), 1)
+                .replacen(&format!("- {revoked}b"), &format!("- {}", ids[1]), 1)
+        } else {
+            config
+                .replacen(&format!("- {}", ids[0]), &format!("- {revoked}a"), 1)
+                .replacen(&format!("- {}", ids[1]), &format!("- {revoked}b"), 1)
+        };
+        assert_ne!(new, config, "policy unchanged");
+        std::fs::write(&path, new).unwrap();
+    }
+
     /// The audit log (stdout) of server `name` so far.
     pub fn audit_log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{name}.stdout.log"))).unwrap_or_default()
@@ -230,6 +253,15 @@ pub struct KesProc {
 impl KesProc {
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// SIGHUP: the server reloads its config file.
+    pub fn reload(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     /// SIGKILL and reap; returns the address for a restart on the same port.
