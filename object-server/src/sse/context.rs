@@ -63,7 +63,7 @@ pub fn object_context(client: Option<&Context>, bucket: &str, object: &str) -> V
 
 /// Why an `x-amz-server-side-encryption-context` header was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("The SSE-KMS encryption context must be base64-encoded JSON object of strings")]
+#[error("The SSE-KMS encryption context must be a base64-encoded JSON object of strings")]
 pub struct InvalidContext;
 
 /// Parses an `x-amz-server-side-encryption-context` header: standard base64 of a JSON object

@@ -425,3 +425,72 @@ impl Sse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kms() -> Kms {
+        let key = client::ApiKey::generate().unwrap();
+        let c = client::Client::builder()
+            .endpoint("https://127.0.0.1:1")
+            .api_key(key)
+            .build()
+            .unwrap();
+        Kms::new(c, "default-key", Vec::new())
+    }
+
+    #[test]
+    fn auto_encryption_applies_only_without_headers_and_bucket_default() {
+        let none = HeaderMap::new();
+        let sse = Sse::new(Some(kms()), true, true);
+        assert!(matches!(
+            sse.requested(&none, WriteOp::Other, false, None),
+            Ok(Requested::SseKms {
+                key_id: None,
+                context: None
+            })
+        ));
+        assert!(matches!(
+            sse.requested(&none, WriteOp::Other, false, Some(&BucketDefault::SseS3)),
+            Ok(Requested::SseS3)
+        ));
+        let mut s3 = HeaderMap::new();
+        s3.insert(request::H_SSE, http::HeaderValue::from_static("AES256"));
+        assert!(matches!(
+            sse.requested(&s3, WriteOp::Other, false, None),
+            Ok(Requested::SseS3)
+        ));
+        let off = Sse::new(Some(kms()), true, false);
+        assert!(matches!(
+            off.requested(&none, WriteOp::Other, false, None),
+            Ok(Requested::None)
+        ));
+    }
+
+    #[test]
+    fn response_headers_per_state() {
+        let dek = Key32::from_bytes([1u8; 32]);
+        let (key, _) = SealedKey::create(&dek, Domain::SseKms, "b", "o").unwrap();
+        let state = ObjectEncryption::SseKms(KmsSealed {
+            key: key.clone(),
+            key_id: "k1".into(),
+            dek: vec![1; 76],
+            context: Some("e30=".into()),
+        });
+        let r = ResponseSse::of(&state, None);
+        assert_eq!(r.algorithm, Some("aws:kms"));
+        assert_eq!(r.kms_key_id.as_deref(), Some("k1"));
+        assert_eq!(r.context.as_deref(), Some("e30="));
+        assert_eq!(
+            ResponseSse::of(&ObjectEncryption::SseC(key), None)
+                .customer_algorithm
+                .as_deref(),
+            Some("AES256")
+        );
+        assert_eq!(
+            ResponseSse::of(&ObjectEncryption::None, None),
+            ResponseSse::default()
+        );
+    }
+}
