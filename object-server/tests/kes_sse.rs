@@ -455,9 +455,16 @@ fn kms_start_up_checks() {
         cmd.output().unwrap()
     };
     let api_key = client::ApiKey::generate().unwrap().to_string();
-    // MinIO's validation messages.
+    // A port nothing listens on (bound to 0, then released).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    // MinIO's validation messages (refused before any connection is tried).
     let out = run(&[
-        ("MINIO_KMS_KES_ENDPOINT", "https://127.0.0.1:7373".into()),
+        (
+            "MINIO_KMS_KES_ENDPOINT",
+            format!("https://127.0.0.1:{port}"),
+        ),
         ("MINIO_KMS_KES_API_KEY", api_key.clone()),
     ]);
     assert_eq!(out.status.code(), Some(2));
@@ -467,9 +474,6 @@ fn kms_start_up_checks() {
          MinIO KES: missing 'MINIO_KMS_KES_KEY_NAME'"
     );
     // An unreachable KES refuses the start.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let out = run(&[
         (
             "MINIO_KMS_KES_ENDPOINT",
