@@ -23,8 +23,6 @@
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
-//! - `cache`: [`Cache`], a caching decorator over any [`Keystore`] with KES's
-//!   any/unused/offline expiry, single-flight reads and a health probe.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
@@ -46,7 +44,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-mod cache;
 mod config;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -59,7 +56,6 @@ mod text;
 #[cfg(feature = "vault")]
 mod vault;
 
-pub use cache::{Cache, CacheConfig};
 pub use config::{KeystoreConfig, open};
 #[cfg(feature = "fs")]
 pub use fs::FsKeystore;
@@ -189,19 +185,19 @@ pub trait Keystore: Send + Sync + 'static {
         Err(Error::Unsupported(NO_UPDATE.to_owned()))
     }
 
-    /// Replaces the value of `name` with `value` if and only if the stored
-    /// revision still equals `expected` (one atomic compare-and-swap), and
+    /// Replaces the value of `name` with `new` if and only if the stored
+    /// revision still equals `old` (one atomic compare-and-swap), and
     /// returns the new revision.
     ///
     /// - [`Error::NotFound`] if there is no entry `name` (also when it was
-    ///   deleted after `expected` was read: an update never re-creates a key).
+    ///   deleted after `old` was read: an update never re-creates a key).
     /// - [`Error::Conflict`] if the entry exists with another revision: some
     ///   other writer got there first. Nothing is changed; the caller reads
     ///   again with [`get_versioned`](Keystore::get_versioned) and retries.
     ///
     /// Of many concurrent updates from the same revision exactly one
     /// succeeds and the others get [`Error::Conflict`], so a read-modify-write
-    /// loop loses no update. The new revision differs from `expected` and is
+    /// loop loses no update. The new revision differs from `old` and is
     /// what [`get_versioned`](Keystore::get_versioned) returns until the next
     /// write. On any error other than `Conflict`/`NotFound` the outcome may be
     /// unknown (e.g. a failed `fsync` after publishing): read again.
@@ -213,13 +209,8 @@ pub trait Keystore: Send + Sync + 'static {
     /// correct, since the stored value is exactly the one the caller read.
     ///
     /// The default implementation returns [`Error::Unsupported`].
-    async fn update(
-        &self,
-        name: &str,
-        expected: &Revision,
-        value: &[u8],
-    ) -> Result<Revision, Error> {
-        let _ = (expected, value);
+    async fn update(&self, name: &str, old: &Revision, new: &[u8]) -> Result<Revision, Error> {
+        let _ = (old, new);
         validate_name(name)?;
         Err(Error::Unsupported(NO_UPDATE.to_owned()))
     }

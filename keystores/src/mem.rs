@@ -120,17 +120,12 @@ impl Keystore for MemKeystore {
     }
 
     /// Compares and replaces under one write lock.
-    async fn update(
-        &self,
-        name: &str,
-        expected: &Revision,
-        value: &[u8],
-    ) -> Result<Revision, Error> {
+    async fn update(&self, name: &str, old: &Revision, new: &[u8]) -> Result<Revision, Error> {
         validate_name(name)?;
-        let value = Zeroizing::new(value.to_vec());
+        let value = Zeroizing::new(new.to_vec());
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let current = entries.map.get(name).ok_or(Error::NotFound)?.revision;
-        if revision(current) != *expected {
+        if revision(current) != *old {
             return Err(Error::Conflict);
         }
         let next = entries.next();

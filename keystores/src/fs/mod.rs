@@ -218,15 +218,10 @@ impl Keystore for FsKeystore {
     }
 
     /// Compares and replaces under the key file's `flock` (module docs).
-    async fn update(
-        &self,
-        name: &str,
-        expected: &Revision,
-        value: &[u8],
-    ) -> Result<Revision, Error> {
+    async fn update(&self, name: &str, old: &Revision, new: &[u8]) -> Result<Revision, Error> {
         let path = self.key_path(name)?;
-        let expected = expected.clone();
-        let value = Zeroizing::new(value.to_vec());
+        let expected = old.clone();
+        let value = Zeroizing::new(new.to_vec());
         self.blocking(move |dir| io::update(dir, &path, &expected, &value))
             .await
     }

@@ -173,18 +173,13 @@ impl Keystore for VaultKeystore {
         Ok(Versioned { value, revision })
     }
 
-    async fn update(
-        &self,
-        name: &str,
-        expected: &Revision,
-        value: &[u8],
-    ) -> Result<Revision, Error> {
+    async fn update(&self, name: &str, old: &Revision, new: &[u8]) -> Result<Revision, Error> {
         validate_name(name)?;
         let _lock = self.locks.lock(name).await;
         let cx = self.cx();
         match self.version {
-            KvVersion::V1 => v1::update(&cx, name, expected, value).await,
-            KvVersion::V2 => v2::update(&cx, name, expected, value).await,
+            KvVersion::V1 => v1::update(&cx, name, old, new).await,
+            KvVersion::V2 => v2::update(&cx, name, old, new).await,
         }
     }
 
