@@ -1,37 +1,19 @@
 //! `kes identity …`, including `identity new` (API key, optional key/certificate files).
 
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use client::{ApiKey, CertificateOptions};
 use serde_json::json;
 
-use super::IdentityCmd;
 use super::conn::{ConnArgs, connect};
 use super::output::{self, Out};
+use super::{IdentityCmd, NewIdentityArgs};
 
 pub(super) async fn run(cmd: IdentityCmd, conn: &ConnArgs, out: Out) -> anyhow::Result<()> {
     match cmd {
-        IdentityCmd::New {
-            key,
-            cert,
-            ip,
-            dns,
-            expiry,
-            force,
-            subject,
-        } => new(NewArgs {
-            key,
-            cert,
-            ip,
-            dns,
-            expiry,
-            force,
-            subject,
-            out,
-        }),
+        IdentityCmd::New(args) => new(&args, out),
         IdentityCmd::Of { value } => {
             let id = identity_of(&value)?;
             if out.json {
@@ -111,18 +93,7 @@ fn identity_of(value: &str) -> anyhow::Result<String> {
     }
 }
 
-struct NewArgs {
-    key: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    ip: Vec<IpAddr>,
-    dns: Vec<String>,
-    expiry: String,
-    force: bool,
-    subject: Option<String>,
-    out: Out,
-}
-
-fn new(a: NewArgs) -> anyhow::Result<()> {
+fn new(a: &NewIdentityArgs, out: Out) -> anyhow::Result<()> {
     let validity = parse_go_duration(&a.expiry)?;
     if validity <= time::Duration::ZERO {
         anyhow::bail!("--expiry must be positive");
@@ -147,25 +118,25 @@ fn new(a: NewArgs) -> anyhow::Result<()> {
         write_atomic(cert_path, ck.cert_pem.as_bytes(), 0o644, a.force)?;
     }
     let api_key = zeroize::Zeroizing::new(key.to_string());
-    if a.out.json {
+    if out.json {
         let mut v = json!({ "api_key": api_key.as_str(), "identity": identity });
         if let (Some(k), Some(c), Some(obj)) = (&a.key, &a.cert, v.as_object_mut()) {
             obj.insert("private_key_file".into(), json!(k.display().to_string()));
             obj.insert("certificate_file".into(), json!(c.display().to_string()));
         }
-        return a.out.json(&v);
+        return out.json(&v);
     }
     let mut text = zeroize::Zeroizing::new(String::new());
     text.push_str(&format!(
         "\n{}\n\n   {}\n\nThis is the only time it is shown. Keep it secret and secure!\n\n",
-        a.out.bold("Your API key:"),
+        out.bold("Your API key:"),
         api_key.as_str()
     ));
     text.push_str(&format!(
         "{}\n\n   {}\n\nThe identity is not a secret. It can be shared. Any peer\n\
          needs this identity in order to verify your API key.\n\n\
          The identity can be computed again via:\n\n    kes identity of {}\n",
-        a.out.bold("Your Identity:"),
+        out.bold("Your Identity:"),
         identity,
         api_key.as_str()
     ));

@@ -64,13 +64,7 @@ pub(super) async fn run(cmd: KeyCmd, conn: &ConnArgs, out: Out) -> anyhow::Resul
             ciphertext,
             context,
         } => {
-            let ct = b64_decode(ciphertext.trim())
-                .map_err(|_| anyhow::anyhow!("the ciphertext is not valid base64"))?;
-            let ctx = match context {
-                Some(c) => b64_decode(c.trim())
-                    .map_err(|_| anyhow::anyhow!("the context is not valid base64"))?,
-                None => Vec::new(),
-            };
+            let (ct, ctx) = ciphertext_args(&ciphertext, context.as_deref())?;
             let pt = c.decrypt(&name, &ct, &ctx).await?;
             if out.json {
                 let text = Zeroizing::new(b64_encode(&pt));
@@ -104,13 +98,7 @@ pub(super) async fn run(cmd: KeyCmd, conn: &ConnArgs, out: Out) -> anyhow::Resul
             ciphertext,
             context,
         } => {
-            let ct = b64_decode(ciphertext.trim())
-                .map_err(|_| anyhow::anyhow!("the ciphertext is not valid base64"))?;
-            let ctx = match context {
-                Some(c) => b64_decode(c.trim())
-                    .map_err(|_| anyhow::anyhow!("the context is not valid base64"))?,
-                None => Vec::new(),
-            };
+            let (ct, ctx) = ciphertext_args(&ciphertext, context.as_deref())?;
             let new = c.rewrap(&name, &ct, &ctx).await?;
             if out.json {
                 return out.json(&json!({ "ciphertext": b64_encode(&new) }));
@@ -184,4 +172,18 @@ pub(super) fn print_names(out: &Out, names: &[String]) -> anyhow::Result<()> {
         text.push('\n');
     }
     output::write(text.as_bytes())
+}
+
+/// Decodes the base64 `ciphertext` and optional base64 `context` arguments of
+/// `kes key decrypt` and `kes key rewrap` (an absent context is empty).
+fn ciphertext_args(ciphertext: &str, context: Option<&str>) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let ct = b64_decode(ciphertext.trim())
+        .map_err(|_| anyhow::anyhow!("the ciphertext is not valid base64"))?;
+    let ctx = match context {
+        Some(c) => {
+            b64_decode(c.trim()).map_err(|_| anyhow::anyhow!("the context is not valid base64"))?
+        }
+        None => Vec::new(),
+    };
+    Ok((ct, ctx))
 }

@@ -199,28 +199,7 @@ enum IdentityCmd {
         after_help = "Examples:\n  kes identity new\n  kes identity new --key client.key --cert client.crt my-app\n  \
                              kes identity new --key server.key --cert server.crt --ip 10.1.2.3 --dns kes.local --expiry 8760h kes-server"
     )]
-    New {
-        /// Write the PKCS#8 private key (PEM) to this file.
-        #[arg(long, value_name = "PATH", requires = "cert")]
-        key: Option<PathBuf>,
-        /// Write a self-signed certificate (PEM) to this file.
-        #[arg(long, value_name = "PATH", requires = "key")]
-        cert: Option<PathBuf>,
-        /// Add an IP subject alternative name (makes a server certificate). Repeatable.
-        #[arg(long, value_name = "IP", requires = "cert")]
-        ip: Vec<IpAddr>,
-        /// Add a DNS subject alternative name (makes a server certificate). Repeatable.
-        #[arg(long, value_name = "NAME", requires = "cert")]
-        dns: Vec<String>,
-        /// Certificate validity, a Go duration such as 720h or 8760h.
-        #[arg(long, value_name = "DURATION", default_value = "720h")]
-        expiry: String,
-        /// Overwrite existing files.
-        #[arg(short = 'f', long)]
-        force: bool,
-        /// Certificate subject (common name); default: the identity.
-        subject: Option<String>,
-    },
+    New(NewIdentityArgs),
     /// Print the identity of an API key or of a certificate file.
     #[command(
         after_help = "Examples:\n  kes identity of kes:v1:ACQpoGqx3rHHjT938Hfu5hVVQJHZWSqVI2Xp1KlYxFVw\n  kes identity of client.crt"
@@ -360,4 +339,29 @@ pub async fn run(cmd: Command, root: fn() -> clap::Command) -> anyhow::Result<()
             output::write(&buf)
         }
     }
+}
+
+/// The arguments of `kes identity new`.
+#[derive(Debug, Args)]
+struct NewIdentityArgs {
+    /// Write the PKCS#8 private key (PEM) to this file.
+    #[arg(long, value_name = "PATH", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Write a self-signed certificate (PEM) to this file.
+    #[arg(long, value_name = "PATH", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Add an IP subject alternative name (makes a server certificate). Repeatable.
+    #[arg(long, value_name = "IP", requires = "cert")]
+    ip: Vec<IpAddr>,
+    /// Add a DNS subject alternative name (makes a server certificate). Repeatable.
+    #[arg(long, value_name = "NAME", requires = "cert")]
+    dns: Vec<String>,
+    /// Certificate validity, a Go duration such as 720h or 8760h.
+    #[arg(long, value_name = "DURATION", default_value = "720h")]
+    expiry: String,
+    /// Overwrite existing files.
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Certificate subject (common name); default: the identity.
+    subject: Option<String>,
 }

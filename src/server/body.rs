@@ -59,19 +59,13 @@ impl<B: Body + Unpin> Body for Watched<B> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::time::Duration;
-
     use bytes::Bytes;
     use http_body_util::{BodyExt as _, Full, StreamBody};
 
     use super::*;
-    use crate::server::timeouts::{Activity, Expiry, Protocol, Timeouts};
+    use crate::server::timeouts::{Activity, Expiry, Protocol};
 
-    const T: Timeouts = Timeouts {
-        header: Duration::from_secs(5),
-        idle: Duration::from_secs(90),
-    };
-    const STALL: Duration = Duration::from_secs(15);
+    use crate::server::timeouts::tests::{STALL, T};
 
     #[tokio::test(start_paused = true)]
     async fn marks_follow_the_consumer() {

@@ -131,13 +131,9 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
-    use crate::server::timeouts::{Expiry, Timeouts};
+    use crate::server::timeouts::Expiry;
 
-    const T: Timeouts = Timeouts {
-        header: Duration::from_secs(5),
-        idle: Duration::from_secs(90),
-    };
-    const STALL: Duration = Duration::from_secs(15);
+    use crate::server::timeouts::tests::{STALL, T};
 
     /// Reads what the client sent, in the pieces given, through `Tracked`.
     async fn feed(pieces: &[&[u8]]) -> Arc<Activity> {

@@ -294,4 +294,4 @@ pub async fn expired(activity: Arc<Activity>, t: Timeouts, stall: Duration) -> E
 
 #[cfg(test)]
 #[path = "timeouts_tests.rs"]
-mod tests;
+pub(crate) mod tests;

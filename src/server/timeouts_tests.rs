@@ -4,11 +4,13 @@
 
 use super::*;
 
-const T: Timeouts = Timeouts {
+/// KES's default timeouts, shared with the `body` and `io` tests.
+pub(crate) const T: Timeouts = Timeouts {
     header: Duration::from_secs(5),
     idle: Duration::from_secs(90),
 };
-const STALL: Duration = Duration::from_secs(15);
+/// KES's default stall bound, shared with the `body` and `io` tests.
+pub(crate) const STALL: Duration = Duration::from_secs(15);
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

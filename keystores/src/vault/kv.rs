@@ -67,6 +67,32 @@ impl Ctx<'_> {
     pub(super) fn error(&self, err: &ClientError, op: &str, location: &str) -> Error {
         self.failure(err).into_error(op, location)
     }
+
+    /// The error for a failed existence check before a delete of `location`:
+    /// a missing entry is [`Error::NotFound`].
+    pub(super) fn missing_on_delete(&self, err: &ClientError, location: &str) -> Error {
+        match self.failure(err) {
+            Failure::Missing => Error::NotFound,
+            other => other.into_error("delete", location),
+        }
+    }
+
+    /// One page of the names a K/V list call returned (see [`page`]); a
+    /// missing folder (no key written yet) is an empty page.
+    pub(super) fn list_page(
+        &self,
+        listed: Result<Vec<String>, ClientError>,
+        location: &str,
+        (prefix, continue_at, limit): (&str, &str, usize),
+    ) -> Result<Page, Error> {
+        match listed {
+            Ok(keys) => Ok(page(keys, prefix, continue_at, limit)),
+            Err(err) => match self.failure(&err) {
+                Failure::Missing => Ok(Page::default()),
+                other => Err(other.into_error("list", location)),
+            },
+        }
+    }
 }
 
 /// The fields of one stored secret, ready to send.

@@ -89,14 +89,8 @@ pub(super) async fn update(
 /// holds the lock.
 pub(super) async fn delete(cx: &Ctx<'_>, name: &str) -> Result<(), Error> {
     let location = cx.kv.location("", name);
-    match vaultrs::kv1::get_raw(&*cx.client, &cx.kv.engine, &cx.kv.path(name)).await {
-        Ok(_) => {}
-        Err(err) => {
-            return Err(match cx.failure(&err) {
-                Failure::Missing => Error::NotFound,
-                other => other.into_error("delete", &location),
-            });
-        }
+    if let Err(err) = vaultrs::kv1::get_raw(&*cx.client, &cx.kv.engine, &cx.kv.path(name)).await {
+        return Err(cx.missing_on_delete(&err, &location));
     }
     vaultrs::kv1::delete(&*cx.client, &cx.kv.engine, &cx.kv.path(name))
         .await
@@ -110,11 +104,10 @@ pub(super) async fn list(
     limit: usize,
 ) -> Result<Page, Error> {
     let location = cx.kv.location("", "");
-    match vaultrs::kv1::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await {
-        Ok(res) => Ok(super::kv::page(res.data.keys, prefix, continue_at, limit)),
-        Err(err) => match cx.failure(&err) {
-            Failure::Missing => Ok(Page::default()),
-            other => Err(other.into_error("list", &location)),
-        },
-    }
+    let listed = vaultrs::kv1::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await;
+    cx.list_page(
+        listed.map(|res| res.data.keys),
+        &location,
+        (prefix, continue_at, limit),
+    )
 }

@@ -139,10 +139,7 @@ pub(super) async fn delete(cx: &Ctx<'_>, name: &str) -> Result<(), Error> {
     let location = cx.kv.location("metadata", name);
     let path = cx.kv.path(name);
     if let Err(err) = vaultrs::kv2::read_metadata(&*cx.client, &cx.kv.engine, &path).await {
-        return Err(match cx.failure(&err) {
-            Failure::Missing => Error::NotFound,
-            other => other.into_error("delete", &location),
-        });
+        return Err(cx.missing_on_delete(&err, &location));
     }
     vaultrs::kv2::delete_metadata(&*cx.client, &cx.kv.engine, &path)
         .await
@@ -156,11 +153,6 @@ pub(super) async fn list(
     limit: usize,
 ) -> Result<Page, Error> {
     let location = cx.kv.location("metadata", "");
-    match vaultrs::kv2::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await {
-        Ok(keys) => Ok(super::kv::page(keys, prefix, continue_at, limit)),
-        Err(err) => match cx.failure(&err) {
-            Failure::Missing => Ok(Page::default()),
-            other => Err(other.into_error("list", &location)),
-        },
-    }
+    let listed = vaultrs::kv2::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await;
+    cx.list_page(listed, &location, (prefix, continue_at, limit))
 }
