@@ -120,9 +120,11 @@ s3.put_object(Bucket="headb", Key="there", Body=b"x" * 10)
 
 #[test]
 fn errors_have_s3_codes_messages_and_request_ids() {
-    let mut launch = Launch::default();
-    launch.log = "info,s3s=off".to_owned();
-    launch.stderr = Some("server.log".into());
+    let launch = Launch {
+        log: "info,s3s=off".to_owned(),
+        stderr: Some("server.log".into()),
+        ..Launch::default()
+    };
     let env = Env::with(false, launch);
     let out = run(
         &env,
@@ -316,6 +318,36 @@ check("complete composite", c.get("ChecksumCRC32") == want and c.get("ChecksumTy
 a = s3.get_object_attributes(Bucket="cksum", Key="mp", ObjectAttributes=["Checksum", "ObjectParts", "ObjectSize"])
 check("attributes", a["Checksum"]["ChecksumCRC32"] == want and a["ObjectSize"] == len(p1) + len(p2)
       and [p.get("ChecksumCRC32") for p in a["ObjectParts"]["Parts"]] == [b64(crc32(p1)), b64(crc32(p2))], a)
+# An aws-chunked upload with an unsigned trailer, built by hand: the trailer value is checked.
+def chunked_put(key, payload, trailer_value):
+    import urllib3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    urllib3.disable_warnings()
+    body = b"%x\r\n" % len(payload) + payload + b"\r\n0\r\nx-amz-checksum-crc32:" + trailer_value.encode() + b"\r\n\r\n"
+    url = os.environ["ENDPOINT"] + "/cksum/" + key
+    req = AWSRequest(method="PUT", url=url, data=body)
+    req.headers["x-amz-content-sha256"] = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    req.headers["content-encoding"] = "aws-chunked"
+    req.headers["x-amz-decoded-content-length"] = str(len(payload))
+    req.headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    req.headers["content-length"] = str(len(body))
+    SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]), "s3", "us-east-1").add_auth(req)
+    r = urllib3.PoolManager(cert_reqs="CERT_NONE").request("PUT", url, headers=dict(req.headers), body=body)
+    return r.status, r.data
+st, body = chunked_put("trailer-ok", data, b64(crc32(data)))
+check("trailer accepted", st == 200, (st, body))
+check("trailer value stored", s3.head_object(Bucket="cksum", Key="trailer-ok", ChecksumMode="ENABLED").get("ChecksumCRC32") == b64(crc32(data)))
+st, body = chunked_put("trailer-bad", data, b64(crc32(b"other")))
+check("wrong trailer refused", st == 400 and b"<Code>BadDigest</Code>" in body, (st, body))
+expect_error("404", 404, s3.head_object, Bucket="cksum", Key="trailer-bad")
+# boto3's default PutObject over HTTPS sends its CRC32 in a trailer.
+sent = []
+s3.meta.events.register("before-send.s3.PutObject", lambda request, **kw: sent.append(dict(request.headers)))
+s3.put_object(Bucket="cksum", Key="hooked", Body=data)
+trailer = sent[-1].get("x-amz-trailer") or sent[-1].get("X-Amz-Trailer")
+check("default checksum transport", (trailer == "x-amz-checksum-crc32") if TLS else (trailer is not None or any(k.lower() == "x-amz-checksum-crc32" for k in sent[-1])), sent[-1])
 print("PLAIN_CRC=" + b64(crc32(data)))
 if TLS:
     KEY = b"0123456789abcdef0123456789abcdef"

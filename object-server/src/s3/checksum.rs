@@ -86,7 +86,7 @@ impl Algo {
     }
 
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Algo::Crc32 | Algo::Crc32c => 4,
             Algo::Crc64Nvme => 8,
@@ -127,7 +127,7 @@ fn crc_value(bytes: &[u8]) -> u64 {
 }
 
 enum State {
-    Crc(CrcDigest),
+    Crc(Box<CrcDigest>),
     Digest(digest::Context),
 }
 
@@ -147,7 +147,7 @@ impl Hasher {
     /// A fresh checksum.
     pub fn new(algo: Algo) -> Self {
         let state = match algo.crc() {
-            Some(c) => State::Crc(CrcDigest::new(c)),
+            Some(c) => State::Crc(Box::new(CrcDigest::new(c))),
             None if algo == Algo::Sha1 => {
                 State::Digest(digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY))
             }
@@ -382,7 +382,7 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>> {
             .to_str()
             .ok()
             .and_then(|s| STANDARD.decode(s.trim()).ok())
-            .filter(|r| r.len() == algo.len())
+            .filter(|r| r.len() == algo.digest_len())
             .ok_or_else(|| invalid(format!("Value for {} header is invalid.", algo.header())))?;
         found = Some(Requested {
             algo,
@@ -447,7 +447,7 @@ impl Requested {
                     })
                 })
                 .flatten()
-                .filter(|r| r.len() == self.algo.len())
+                .filter(|r| r.len() == self.algo.digest_len())
                 .ok_or_else(|| {
                     invalid(format!(
                         "Value for {} trailing header is invalid.",

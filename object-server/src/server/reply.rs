@@ -69,10 +69,10 @@ pub(super) fn finish(
             .and_then(|b| parse_error(&b))
             .map(|e| e.render(facts));
         if let Some(body) = rewritten {
-            if !facts.head {
-                if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
-                    resp.headers_mut().insert(CONTENT_LENGTH, v);
-                }
+            if !facts.head
+                && let Ok(v) = HeaderValue::from_str(&body.len().to_string())
+            {
+                resp.headers_mut().insert(CONTENT_LENGTH, v);
             }
             *resp.body_mut() = s3s::Body::from(body);
         }

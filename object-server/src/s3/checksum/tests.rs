@@ -20,7 +20,7 @@ fn check_values() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
     for a in ALL {
-        assert_eq!(of_bytes(a, data).len(), a.len());
+        assert_eq!(of_bytes(a, data).len(), a.digest_len());
         assert_eq!(Algo::parse(&a.name().to_ascii_lowercase()), Some(a));
     }
 }
