@@ -516,3 +516,60 @@ fn rclone_over_https_logs_no_protocol_error() {
         assert!(!log.contains(bad), "rclone logged {bad:?}:\n{log}");
     }
 }
+
+/// A raw h2 client: an anonymous `HEAD /headb/k` is answered 403 with one HEADERS frame that
+/// ends the stream, and no DATA frame on it, while a GET of the same resource has its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_head_error_is_one_headers_frame_with_end_stream() {
+    use common::raw::{self, END_HEADERS, END_STREAM, HEADERS};
+    use tokio::io::AsyncWriteExt as _;
+
+    let env = Env::new(true);
+    let connector = raw::tls_connector(&env.path("certs"), &[b"h2"]);
+    let tcp = raw::tcp_from(env.addr(), "127.0.0.1".parse().unwrap(), None).await;
+    let mut s = raw::tls(&connector, tcp).await.unwrap();
+    let request = |method: &[u8], stream: u32| {
+        // :method (static name 2) and :path (static name 4) as literals, :scheme https
+        // (static 7), :authority (static name 1) literal; no Huffman, no indexing.
+        let mut block = vec![0x02, u8::try_from(method.len()).unwrap()];
+        block.extend_from_slice(method);
+        block.extend_from_slice(&[0x87, 0x04, 10]);
+        block.extend_from_slice(b"/headb/key");
+        block.extend_from_slice(&[0x01, 9]);
+        block.extend_from_slice(b"127.0.0.1");
+        raw::frame(HEADERS, END_HEADERS | END_STREAM, stream, &block)
+    };
+    s.write_all(&raw::h2_start(&[])).await.unwrap();
+    s.write_all(&request(b"HEAD", 1)).await.unwrap();
+    s.write_all(&request(b"GET", 3)).await.unwrap();
+    let head_frames = std::cell::RefCell::new(Vec::new());
+    let get_data = std::cell::Cell::new(0usize);
+    let (head_ended, get_ended) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
+    raw::h2_until(&mut s, |f| {
+        let ends = f.flags & END_STREAM != 0;
+        match f.stream {
+            1 => {
+                head_frames.borrow_mut().push((f.kind, f.flags));
+                head_ended.set(head_ended.get() || ends);
+            }
+            3 => {
+                if f.kind == raw::DATA {
+                    get_data.set(get_data.get() + f.payload.len());
+                }
+                get_ended.set(get_ended.get() || ends);
+            }
+            _ => {}
+        }
+        head_ended.get() && get_ended.get()
+    })
+    .await
+    .expect("both streams end");
+    let head_frames = head_frames.into_inner();
+    let get_data = get_data.get();
+    assert_eq!(
+        head_frames,
+        vec![(HEADERS, END_HEADERS | END_STREAM)],
+        "HEAD: one HEADERS frame ending the stream, no DATA"
+    );
+    assert!(get_data > 0, "the GET error has its XML body");
+}

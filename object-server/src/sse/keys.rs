@@ -280,6 +280,26 @@ mod tests {
     }
 
     #[test]
+    fn sealed_checksums_open_only_with_their_object_key() {
+        let oek = ObjectKey(Key32::from_bytes([1u8; 32]));
+        let other = ObjectKey(Key32::from_bytes([2u8; 32]));
+        let sealed = oek.seal_checksum("yZRlqg==").unwrap();
+        assert!(!sealed.contains("yZRlqg"));
+        assert_ne!(
+            sealed,
+            oek.seal_checksum("yZRlqg==").unwrap(),
+            "random nonce"
+        );
+        assert_eq!(oek.open_checksum(&sealed).as_deref(), Some("yZRlqg=="));
+        assert_eq!(other.open_checksum(&sealed), None);
+        assert_eq!(oek.open_checksum("zz"), None);
+        let mut tampered = hex::decode(&sealed).unwrap();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(oek.open_checksum(&hex::encode(tampered)), None);
+    }
+
+    #[test]
     fn redacted_debug() {
         let k = Key32::from_bytes([7u8; 32]);
         assert_eq!(format!("{k:?}"), "Key32([REDACTED])");
