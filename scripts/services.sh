@@ -48,9 +48,9 @@ ensure_rclone() {
   command -v apt-get >/dev/null 2>&1 || die "rclone is missing and apt-get is not available: install rclone"
   local sudo=()
   [[ "$(id -u)" == "0" ]] || sudo=(sudo -n)
-  "${sudo[@]}" apt-get install -y --no-install-recommends rclone >/dev/null 2>&1 \
-    || { "${sudo[@]}" apt-get update >/dev/null 2>&1 \
-         && "${sudo[@]}" apt-get install -y --no-install-recommends rclone >/dev/null; } \
+  ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends rclone >/dev/null 2>&1 \
+    || { ${sudo[@]+"${sudo[@]}"} apt-get update >/dev/null 2>&1 \
+         && ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends rclone >/dev/null; } \
     || die "apt-get install rclone failed (run as root or with passwordless sudo)"
   rclone version >/dev/null 2>&1 || die "rclone installed but not runnable"
   echo "services.sh: installed rclone"
