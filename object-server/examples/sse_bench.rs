@@ -200,6 +200,7 @@ async fn main() {
         credentials,
         limits: Default::default(),
         kms,
+        domains: Vec::new(),
     })
     .await
     .unwrap();

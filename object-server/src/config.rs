@@ -131,6 +131,9 @@ pub struct Config {
     pub limits: Limits,
     /// KMS (KES) configuration for SSE-S3 / SSE-KMS (`MINIO_KMS_KES_*`); default: none.
     pub kms: crate::sse::kms_config::KmsSettings,
+    /// Domains for virtual-host-style requests (`MINIO_DOMAIN`, lower case, validated by
+    /// [`crate::server::parse_domains`]); empty: path style only.
+    pub domains: Vec<String>,
 }
 
 /// Bounds on connections: how many, and how long each phase may take. Every value is > 0

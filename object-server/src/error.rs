@@ -30,6 +30,10 @@ pub enum Error {
     /// 400 `BadDigest`: Content-MD5 does not match the body.
     #[error("The Content-Md5 you specified did not match what we received.")]
     BadDigest,
+    /// 400 `BadDigest`: an `x-amz-checksum-*` value (header or trailer) does not match the
+    /// body; carries S3's algorithm name.
+    #[error("The {0} you specified did not match the calculated checksum.")]
+    ChecksumMismatch(&'static str),
     /// 400 `InvalidDigest`: Content-MD5 is not base64 of 16 bytes.
     #[error("The Content-Md5 you specified is not valid.")]
     InvalidDigest,
@@ -195,7 +199,7 @@ impl Error {
             Error::NoSuchUpload => S3ErrorCode::NoSuchUpload,
             Error::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou,
             Error::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
-            Error::BadDigest => S3ErrorCode::BadDigest,
+            Error::BadDigest | Error::ChecksumMismatch(_) => S3ErrorCode::BadDigest,
             Error::InvalidDigest => S3ErrorCode::InvalidDigest,
             Error::InvalidRange => S3ErrorCode::InvalidRange,
             Error::PreconditionFailed => S3ErrorCode::PreconditionFailed,
@@ -258,6 +262,7 @@ impl Error {
             | Error::BucketAlreadyOwnedByYou
             | Error::BucketNotEmpty
             | Error::BadDigest
+            | Error::ChecksumMismatch(_)
             | Error::InvalidDigest
             | Error::InvalidRange
             | Error::PreconditionFailed
@@ -327,3 +332,6 @@ impl From<Error> for S3Error {
 
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;

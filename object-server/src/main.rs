@@ -58,8 +58,23 @@ struct Args {
     /// closed.
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "OBJECT_SERVER_STALL_TIMEOUT")]
     stall_timeout: Duration,
+    /// Domain(s) for virtual-host-style requests, comma-separated: `<bucket>.<domain>` names
+    /// the bucket; any other Host is answered path style.
+    #[arg(long, env = "MINIO_DOMAIN", value_parser = parse_domain_list)]
+    domain: Option<DomainList>,
     /// Data directory.
     data_dir: PathBuf,
+}
+
+/// The validated `--domain` / `MINIO_DOMAIN` list.
+#[derive(Debug, Clone)]
+struct DomainList(Vec<String>);
+
+/// Parses a comma-separated domain list.
+fn parse_domain_list(s: &str) -> Result<DomainList, String> {
+    object_server::server::parse_domains(s)
+        .map(DomainList)
+        .map_err(|e| e.to_string())
 }
 
 async fn shutdown_signal() {
@@ -147,6 +162,7 @@ async fn main() -> ExitCode {
             stall_timeout: args.stall_timeout,
         },
         kms,
+        domains: args.domain.map(|d| d.0).unwrap_or_default(),
     };
     match object_server::run(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

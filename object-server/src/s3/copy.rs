@@ -6,6 +6,8 @@
 use s3s::S3Request;
 use s3s::dto::*;
 
+use super::checksum::Algo;
+use super::checksum_ops::{self, WritePlan};
 use super::io::{self, Decode};
 use super::object::{
     ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
@@ -177,6 +179,12 @@ impl ObjectServer {
             0,
             src.meta.size,
         );
+        // The copy's checksum: the algorithm asked for, else the source's, else the default.
+        let algo = match &input.checksum_algorithm {
+            Some(a) => Algo::of(a)?,
+            None => checksum_ops::algo_of(&src.meta).unwrap_or(checksum_ops::DEFAULT_ALGO),
+        };
+        let plan = WritePlan::new(&http::HeaderMap::new(), algo)?;
         let dest = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let out = io::write_body(
@@ -184,9 +192,12 @@ impl ObjectServer {
             plaintext,
             dest.as_ref().map(|k| k.object_key()),
             MAX_OBJECT_SIZE,
+            &plan.algos(),
         )
         .await
         .map_err(io::stored_source_error)?;
+        let sum = plan.finish(&out.digests, None)?;
+        checksum_ops::store(&mut meta, &sum, dest.as_ref())?;
         if out.size != src.meta.size {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }

@@ -2,11 +2,15 @@
 //! object key comes from [`crate::sse::Sse::open`] (a GET of an SSE-S3/SSE-KMS object costs one
 //! KES decrypt and nothing more). HEAD opens SSE-C objects (to check the key) but never asks KES
 //! for SSE-KMS objects; for SSE-S3 it asks once for the ETag, falling back to the formatted
-//! ETag when KES cannot answer.
+//! ETag when KES cannot answer. With `ChecksumMode=ENABLED` a whole-object read returns the
+//! stored checksum (HEAD then opens the object key of an encrypted object: one KES decrypt for
+//! SSE-S3/SSE-KMS).
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
+use super::checksum::{Checksum, set_checksum};
+use super::checksum_ops;
 use super::io::{self, Decode};
 use super::object::{check_conditions, check_sizes};
 use super::{
@@ -28,6 +32,8 @@ struct ReadSetup {
     len: u64,
     content_range: Option<String>,
     parts_count: Option<i32>,
+    /// The object checksum, when asked for and the read is the whole object.
+    checksum: Option<Checksum>,
 }
 
 impl ReadSetup {
@@ -51,6 +57,8 @@ struct ReadRequest<'a> {
     part_number: Option<i32>,
     /// GET (the data is read) rather than HEAD.
     data: bool,
+    /// `ChecksumMode=ENABLED`.
+    checksum: bool,
 }
 
 /// `(offset, len, Content-Range, parts count)` of a `partNumber` or `Range` read.
@@ -96,8 +104,9 @@ impl ObjectServer {
         let meta = &handle.meta;
         let state = ObjectEncryption::from_metadata(&meta.internal)?;
         let ssec = ssec_headers(headers, false);
-        let open_now =
-            r.data || matches!(state, ObjectEncryption::None | ObjectEncryption::SseC(_));
+        let open_now = r.data
+            || r.checksum
+            || matches!(state, ObjectEncryption::None | ObjectEncryption::SseC(_));
         let keyed = if open_now {
             self.sse
                 .open(&state, ssec, r.bucket, r.key, Error::ObjectEncrypted)
@@ -126,6 +135,10 @@ impl ObjectServer {
             Some(k) => k.response(),
             None => ResponseSse::of(&state, None),
         };
+        let whole = content_range.is_none();
+        let checksum = (r.checksum && whole)
+            .then(|| checksum_ops::of_object(meta, keyed.as_ref()))
+            .flatten();
         Ok(ReadSetup {
             handle,
             keyed,
@@ -135,6 +148,7 @@ impl ObjectServer {
             len,
             content_range,
             parts_count,
+            checksum,
         })
     }
 
@@ -156,6 +170,7 @@ impl ObjectServer {
                     range: input.range.as_ref(),
                     part_number: input.part_number,
                     data: true,
+                    checksum: checksum_ops::enabled(input.checksum_mode.as_ref()),
                 },
             )
             .await?;
@@ -183,8 +198,10 @@ impl ObjectServer {
             last_modified: Some(timestamp(meta.last_modified_ns)),
             metadata: metadata_out(&meta.user_metadata),
             parts_count: setup.parts_count,
+            checksum_type: setup.checksum.as_ref().map(|c| c.kind.dto()),
             ..Default::default()
         };
+        set_checksum!(output, setup.checksum.as_ref());
         set_sse!(output, setup.sse);
         Ok(with_context(output, &setup.sse))
     }
@@ -207,6 +224,7 @@ impl ObjectServer {
                     range: input.range.as_ref(),
                     part_number: input.part_number,
                     data: false,
+                    checksum: checksum_ops::enabled(input.checksum_mode.as_ref()),
                 },
             )
             .await?;
@@ -225,8 +243,10 @@ impl ObjectServer {
             last_modified: Some(timestamp(meta.last_modified_ns)),
             metadata: metadata_out(&meta.user_metadata),
             parts_count: setup.parts_count,
+            checksum_type: setup.checksum.as_ref().map(|c| c.kind.dto()),
             ..Default::default()
         };
+        set_checksum!(output, setup.checksum.as_ref());
         set_sse!(output, setup.sse);
         Ok(with_context(output, &setup.sse))
     }

@@ -14,6 +14,7 @@ use s3s::dto::StreamingBlob;
 use s3s::stream::{ByteStream, RemainingLength};
 use tokio::sync::mpsc;
 
+use super::checksum::{Algo, Digests, Hashers};
 use crate::error::{Error, Result};
 use crate::sse::keys::Key32;
 use crate::sse::range::{self, StreamLayout};
@@ -24,7 +25,7 @@ const PLAIN_CHUNK: usize = 256 * 1024;
 const CHANNEL_DEPTH: usize = 4;
 
 /// Result of writing a body.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriteOutcome {
     /// Plaintext bytes received.
     pub size: u64,
@@ -32,21 +33,26 @@ pub struct WriteOutcome {
     pub stored_size: u64,
     /// MD5 of the plaintext.
     pub md5: [u8; 16],
+    /// The requested flexible checksums of the plaintext.
+    pub digests: Digests,
 }
 
-/// Writes `body` into `temp`, sealing it as one DARE stream when `key` is given. Stops with
-/// `EntityTooLarge` past `max_size` plaintext bytes.
+/// Writes `body` into `temp`, sealing it as one DARE stream when `key` is given, computing the
+/// MD5 and the `algos` checksums of the plaintext. Stops with `EntityTooLarge` past `max_size`
+/// plaintext bytes.
 pub async fn write_body<S, E>(
     temp: &mut TempFile,
     mut body: S,
     key: Option<&Key32>,
     max_size: u64,
+    algos: &[Algo],
 ) -> Result<WriteOutcome>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut md5 = Md5::new();
+    let mut sums = Hashers::new(algos);
     let mut size = 0u64;
     let mut sealer = key
         .map(StreamSealer::new)
@@ -62,6 +68,7 @@ where
             return Err(Error::EntityTooLarge);
         }
         md5.update(&chunk);
+        sums.update(&chunk);
         match sealer.as_mut() {
             None => temp.write(&chunk).await?,
             Some(s) => {
@@ -82,6 +89,7 @@ where
         size,
         stored_size: temp.written(),
         md5: md5.finalize().into(),
+        digests: sums.finish(),
     })
 }
 

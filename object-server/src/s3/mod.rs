@@ -10,9 +10,17 @@
 //! * [`list`] — ListObjects v1/v2 (prefix, delimiter, pagination, `encoding-type=url`).
 //! * [`multipart`] — create/upload part/upload part copy/complete/abort; [`parts`] — list parts
 //!   and uploads.
-//! * [`io`] — body ingestion (MD5, DARE sealing via `sse::stream`) and plaintext read streams.
+//! * [`io`] — body ingestion (MD5, checksums, DARE sealing via `sse::stream`) and plaintext
+//!   read streams.
+//! * [`attributes`] — GetObjectAttributes.
+//! * [`checksum`] — flexible checksums (algorithms, request headers and trailers, stored form);
+//!   [`checksum_ops`] — how PUT, parts, Complete, GET/HEAD, ListParts and GetObjectAttributes
+//!   use them.
 
+mod attributes;
 mod bucket;
+pub mod checksum;
+mod checksum_ops;
 mod copy;
 mod encryption;
 mod get;
@@ -229,6 +237,19 @@ impl S3 for ObjectServer {
         ok(GetBucketLocationOutput::default())
     }
 
+    /// Versioning is not implemented: every bucket is, as S3 and MinIO say of a bucket that
+    /// was never versioned, an empty `VersioningConfiguration` (no `Status`).
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.store
+            .head_bucket(&req.input.bucket)
+            .await
+            .map_err(Error::from)?;
+        ok(GetBucketVersioningOutput::default())
+    }
+
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
@@ -248,6 +269,13 @@ impl S3 for ObjectServer {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         Ok(self.do_head_object(req).await?)
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        ok(self.do_get_object_attributes(req).await?)
     }
 
     async fn delete_object(

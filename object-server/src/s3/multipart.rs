@@ -8,6 +8,8 @@ use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
+use super::checksum::set_checksum;
+use super::checksum_ops::{self, CompletingPart, META_UPLOAD_CHECKSUM, UploadConfig, WritePlan};
 use super::io::{self, Decode};
 use super::object::{
     ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
@@ -84,6 +86,10 @@ impl ObjectServer {
             .sse
             .requested(&headers, WriteOp::Other, false, default.as_ref())?;
         let user = user_metadata(input.metadata.as_ref())?;
+        let config = UploadConfig::new(
+            input.checksum_algorithm.as_ref(),
+            input.checksum_type.as_ref(),
+        )?;
         let content = ContentHeaders {
             content_type: input.content_type.clone(),
             content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
@@ -93,6 +99,9 @@ impl ObjectServer {
             expires: input.expires.clone(),
         };
         let mut template = new_meta(key, content, user);
+        template
+            .internal
+            .insert(META_UPLOAD_CHECKSUM.to_owned(), config.encode());
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let sse = match &keyed {
             Some(k) => {
@@ -109,6 +118,7 @@ impl ObjectServer {
             ssekms_encryption_context: sse.context.clone(),
             ..Default::default()
         };
+        (out.checksum_algorithm, out.checksum_type) = config.echoed();
         set_sse!(out, sse);
         Ok(out)
     }
@@ -117,7 +127,12 @@ impl ObjectServer {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> Result<S3Response<UploadPartOutput>> {
-        let S3Request { input, headers, .. } = req;
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         self.sse.check_tls(&headers)?;
         let number = part_number(input.part_number)?;
         let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
@@ -132,16 +147,21 @@ impl ObjectServer {
             .open_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
         let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
+        let plan = WritePlan::part(&headers, &UploadConfig::of(&upload.meta.template))?;
+        let algos = plan.algos();
         let key = keyed.as_ref().map(|k| k.part_key(number));
         let mut temp = self.store.temp_file().await?;
         let out = match input.body {
-            Some(body) => io::write_body(&mut temp, body, key.as_ref(), MAX_OBJECT_SIZE).await?,
+            Some(body) => {
+                io::write_body(&mut temp, body, key.as_ref(), MAX_OBJECT_SIZE, &algos).await?
+            }
             None => {
                 io::write_body(
                     &mut temp,
                     futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
                     key.as_ref(),
                     0,
+                    &algos,
                 )
                 .await?
             }
@@ -151,6 +171,7 @@ impl ObjectServer {
         {
             return Err(Error::BadDigest);
         }
+        let sum = plan.finish(&out.digests, trailing_headers.as_ref())?;
         let (stored, etag, sse) = match &keyed {
             Some(k) => {
                 let stored = k.part_etag(out.md5, content_md5)?;
@@ -170,6 +191,7 @@ impl ObjectServer {
             stored_size: out.stored_size,
             etag: stored,
             last_modified_ns: now_ns(),
+            checksum: Some(sum.encode(keyed.as_ref())?),
         };
         temp.finish(&meta).await?;
         self.store.commit_part(&upload, number, temp).await?;
@@ -177,6 +199,7 @@ impl ObjectServer {
             e_tag: Some(ETag::Strong(etag)),
             ..Default::default()
         };
+        set_checksum!(output, Some(&sum));
         set_sse!(output, sse);
         Ok(with_context(output, &sse))
     }
@@ -243,10 +266,21 @@ impl ObjectServer {
         let plaintext =
             io::read_plaintext(src.file.clone(), 0, layout(&src.meta), decode, offset, len);
         let key = keyed.as_ref().map(|k| k.part_key(number));
+        let plan = WritePlan::part(
+            &http::HeaderMap::new(),
+            &UploadConfig::of(&upload.meta.template),
+        )?;
         let mut temp = self.store.temp_file().await?;
-        let out = io::write_body(&mut temp, plaintext, key.as_ref(), MAX_OBJECT_SIZE)
-            .await
-            .map_err(io::stored_source_error)?;
+        let out = io::write_body(
+            &mut temp,
+            plaintext,
+            key.as_ref(),
+            MAX_OBJECT_SIZE,
+            &plan.algos(),
+        )
+        .await
+        .map_err(io::stored_source_error)?;
+        let sum = plan.finish(&out.digests, None)?;
         if out.size != len {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }
@@ -270,6 +304,7 @@ impl ObjectServer {
             stored_size: out.stored_size,
             etag: stored,
             last_modified_ns,
+            checksum: Some(sum.encode(keyed.as_ref())?),
         };
         temp.finish(&meta).await?;
         self.store.commit_part(&upload, number, temp).await?;
@@ -338,14 +373,35 @@ impl ObjectServer {
                 size: have.size,
                 stored_size: have.stored_size,
                 etag: have.etag.clone(),
+                checksum: have.checksum.clone(),
             });
         }
+        let completing: Vec<CompletingPart<'_>> = requested
+            .iter()
+            .zip(&parts)
+            .map(|(sent, p)| CompletingPart {
+                sent,
+                stored: p.checksum.as_deref(),
+                size: p.size,
+            })
+            .collect();
+        let sum = checksum_ops::complete(
+            &UploadConfig::of(&upload.meta.template),
+            &completing,
+            keyed.as_ref(),
+            &headers,
+        )?
+        .filter(|_| keyed.is_some() || !state.is_encrypted());
         let mut meta = upload.meta.template.clone();
         meta.key = key.to_owned();
         meta.last_modified_ns = now_ns();
         meta.size = parts.iter().map(|p| p.size).sum();
         meta.stored_size = parts.iter().map(|p| p.stored_size).sum();
         meta.etag = format!("{}-{}", hex::encode(md5.finalize()), parts.len());
+        meta.internal.remove(META_UPLOAD_CHECKSUM);
+        if let Some(sum) = &sum {
+            checksum_ops::store(&mut meta, sum, keyed.as_ref())?;
+        }
         let mut temp = self.store.temp_file().await?;
         for p in &parts {
             let (part_meta, file) = self.store.open_part(&upload, p.number).await?;
@@ -371,8 +427,10 @@ impl ObjectServer {
             key: Some(key.to_owned()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             location: Some(format!("/{bucket}/{key}")),
+            checksum_type: sum.as_ref().map(|s| s.kind.dto()),
             ..Default::default()
         };
+        set_checksum!(out, sum.as_ref());
         out.server_side_encryption = sse
             .algorithm
             .map(|a| ServerSideEncryption::from(a.to_owned()));

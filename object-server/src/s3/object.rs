@@ -59,6 +59,12 @@ pub(super) fn new_meta(
     }
 }
 
+/// A bare metadata record for unit tests.
+#[cfg(test)]
+pub(crate) fn tests_meta() -> ObjectMeta {
+    new_meta("k", ContentHeaders::default(), BTreeMap::new())
+}
+
 /// Checks stored sizes against the encryption state (tampering → `ObjectTampered`).
 pub(super) fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
     let expect = |plain: u64| {

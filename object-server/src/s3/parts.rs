@@ -1,8 +1,12 @@
-//! ListParts and ListMultipartUploads.
+//! ListParts and ListMultipartUploads. ListParts shows each part's checksum; those of an
+//! encrypted upload are sealed and shown when the upload key opens (SSE-C: with the SSE-C
+//! headers on the request; SSE-S3/SSE-KMS: one KES decrypt).
 
 use s3s::S3Request;
 use s3s::dto::*;
 
+use super::checksum::{Checksum, set_checksum};
+use super::checksum_ops::UploadConfig;
 use super::{ObjectServer, timestamp};
 use crate::error::Result;
 use crate::sse::ObjectEncryption;
@@ -13,7 +17,7 @@ impl ObjectServer {
         &self,
         req: S3Request<ListPartsInput>,
     ) -> Result<ListPartsOutput> {
-        let input = req.input;
+        let S3Request { input, headers, .. } = req;
         let upload = self
             .store
             .open_upload(&input.bucket, &input.key, &input.upload_id)
@@ -25,12 +29,19 @@ impl ObjectServer {
         // when KES cannot answer.
         let state = ObjectEncryption::from_metadata(&upload.meta.template.internal)?;
         let keyed = match state {
-            ObjectEncryption::SseS3(_) => self
-                .upload_key(&upload, &http::HeaderMap::new(), false)
+            ObjectEncryption::None => None,
+            _ => self
+                .upload_key(&upload, &headers, false)
                 .await
                 .ok()
                 .and_then(|(_, k)| k),
-            _ => None,
+        };
+        let config = UploadConfig::of(&upload.meta.template);
+        let (checksum_algorithm, checksum_type) = config.echoed();
+        let part_checksum = |p: &PartFileMeta| {
+            p.checksum
+                .as_deref()
+                .and_then(|s| Checksum::decode(s, keyed.as_ref()))
         };
         let visible = |stored: &str| match &keyed {
             Some(k) => k.client_etag(stored),
@@ -57,14 +68,20 @@ impl ObjectServer {
                 id: super::bucket::owner().id,
             }),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm,
+            checksum_type,
             parts: Some(
                 page.iter()
-                    .map(|p| Part {
-                        part_number: i32::try_from(p.number).ok(),
-                        e_tag: Some(ETag::Strong(visible(&p.etag))),
-                        size: i64::try_from(p.size).ok(),
-                        last_modified: Some(timestamp(p.last_modified_ns)),
-                        ..Default::default()
+                    .map(|p| {
+                        let mut part = Part {
+                            part_number: i32::try_from(p.number).ok(),
+                            e_tag: Some(ETag::Strong(visible(&p.etag))),
+                            size: i64::try_from(p.size).ok(),
+                            last_modified: Some(timestamp(p.last_modified_ns)),
+                            ..Default::default()
+                        };
+                        set_checksum!(part, part_checksum(p).as_ref());
+                        part
                     })
                     .collect(),
             ),

@@ -5,6 +5,8 @@
 use s3s::S3Request;
 use s3s::dto::*;
 
+use super::checksum::set_checksum;
+use super::checksum_ops::{self, DEFAULT_ALGO, WritePlan};
 use super::object::{ContentHeaders, new_meta, stored_content_encoding};
 use super::{
     MAX_OBJECT_SIZE, ObjectServer, io, parse_content_md5, set_sse, unquote, user_metadata,
@@ -47,7 +49,12 @@ impl ObjectServer {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> Result<PutObjectOutput> {
-        let S3Request { input, headers, .. } = req;
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
         let default = self.bucket_default(bucket).await?;
         let requested = self.sse.requested(
@@ -57,6 +64,8 @@ impl ObjectServer {
             default.as_ref(),
         )?;
         let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
+        let plan = WritePlan::new(&headers, DEFAULT_ALGO)?;
+        let algos = plan.algos();
         let user = user_metadata(input.metadata.as_ref())?;
         if input
             .content_length
@@ -78,13 +87,16 @@ impl ObjectServer {
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());
         let out = match input.body {
-            Some(body) => io::write_body(&mut temp, body, stream_key, MAX_OBJECT_SIZE).await?,
+            Some(body) => {
+                io::write_body(&mut temp, body, stream_key, MAX_OBJECT_SIZE, &algos).await?
+            }
             None => {
                 io::write_body(
                     &mut temp,
                     futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
                     stream_key,
                     0,
+                    &algos,
                 )
                 .await?
             }
@@ -94,6 +106,8 @@ impl ObjectServer {
         {
             return Err(Error::BadDigest);
         }
+        let sum = plan.finish(&out.digests, trailing_headers.as_ref())?;
+        checksum_ops::store(&mut meta, &sum, keyed.as_ref())?;
         meta.size = out.size;
         meta.stored_size = out.stored_size;
         let (etag, sse) = match &keyed {
@@ -112,8 +126,10 @@ impl ObjectServer {
         let mut output = PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             ssekms_encryption_context: sse.context.clone(),
+            checksum_type: Some(sum.kind.dto()),
             ..Default::default()
         };
+        set_checksum!(output, Some(&sum));
         set_sse!(output, sse);
         Ok(output)
     }

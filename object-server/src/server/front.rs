@@ -1,6 +1,8 @@
 //! The hyper service in front of s3s: marks each request in flight on its connection's
-//! [`Activity`], answers [`precheck`] refusals without touching the body, and wraps every
-//! response body in [`ResponseBody`], which reports whether the peer is taking its frames.
+//! [`Activity`], gives it a request id (a tracing span around the whole request, one log line
+//! at its end), answers [`precheck`] refusals without touching the body, finishes every
+//! response with [`reply::finish`] (ids, S3 error shape, no HEAD bodies) and wraps its body in
+//! [`ResponseBody`], which reports whether the peer is taking its frames.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +15,10 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use s3s::service::S3Service;
 
+use tracing::Instrument as _;
+
 use super::precheck;
+use super::reply::{self, RequestFacts};
 use super::watch::{Activity, RequestGuard};
 
 /// The per-connection service.
@@ -21,12 +26,26 @@ use super::watch::{Activity, RequestGuard};
 pub(super) struct Front {
     s3: S3Service,
     activity: Arc<Activity>,
+    host_id: Arc<str>,
 }
 
 impl Front {
-    /// A service for one connection.
-    pub(super) fn new(s3: S3Service, activity: Arc<Activity>) -> Self {
-        Front { s3, activity }
+    /// A service for one connection of the server whose host id is `host_id`.
+    pub(super) fn new(s3: S3Service, activity: Arc<Activity>, host_id: Arc<str>) -> Self {
+        Front {
+            s3,
+            activity,
+            host_id,
+        }
+    }
+}
+
+/// Logs the end of a request: failures at `info`, the rest at `debug`.
+fn log_done(id: &str, method: &http::Method, path: &str, status: http::StatusCode) {
+    if status.is_client_error() || status.is_server_error() {
+        tracing::info!(request_id = %id, %method, path, status = status.as_u16(), "request failed");
+    } else {
+        tracing::debug!(request_id = %id, %method, path, status = status.as_u16(), "request");
     }
 }
 
@@ -41,19 +60,46 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let guard = self.activity.request_started();
         let activity = self.activity.clone();
+        let id = reply::request_id();
+        let host_id = self.host_id.clone();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
         if let Some(refusal) = precheck::check(req.method(), req.uri(), req.headers()) {
-            tracing::debug!(?refusal, method = %req.method(), "request refused from its head");
-            let resp = refusal.response(req.version());
+            tracing::debug!(request_id = %id, ?refusal, %method, "request refused from its head");
+            let resp = reply::finish(
+                refusal.response(req.version()),
+                &RequestFacts {
+                    id: &id,
+                    host_id: &host_id,
+                    head: RequestFacts::is_head(&method),
+                    path: &path,
+                },
+            );
+            log_done(&id, &method, &path, resp.status());
             // `req` (and its unread body) is dropped here: hyper never reads it.
             return Box::pin(std::future::ready(Ok(
                 resp.map(|b| ResponseBody::new(b, activity, guard))
             )));
         }
         let s3 = self.s3.clone();
-        Box::pin(async move {
-            let resp = s3.call(req.map(s3s::Body::from)).await?;
-            Ok(resp.map(|b| ResponseBody::new(b, activity, guard)))
-        })
+        let span = tracing::info_span!("request", request_id = %id);
+        Box::pin(
+            async move {
+                let resp = s3.call(req.map(s3s::Body::from)).await?;
+                let resp = reply::finish(
+                    resp,
+                    &RequestFacts {
+                        id: &id,
+                        host_id: &host_id,
+                        head: RequestFacts::is_head(&method),
+                        path: &path,
+                    },
+                );
+                log_done(&id, &method, &path, resp.status());
+                Ok(resp.map(|b| ResponseBody::new(b, activity, guard)))
+            }
+            .instrument(span),
+        )
     }
 }
 

@@ -8,10 +8,16 @@
 //!   accept, later HTTP/1.1 heads, idle time, stalled output.
 //! * [`front`] — the hyper service around s3s: in-flight tracking, response-body progress,
 //!   [`precheck`] refusals answered before any body byte is read.
+//! * [`reply`] — request ids, S3 error documents, body-less HEAD responses.
+//! * [`auth`] — the root credentials s3s checks signatures against.
+//! * [`host`] — `MINIO_DOMAIN` virtual-host routing.
 
+mod auth;
 mod front;
+mod host;
 mod limits;
 mod precheck;
+pub mod reply;
 mod tls;
 mod watch;
 
@@ -23,7 +29,6 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -39,6 +44,7 @@ use crate::storage::FsStore;
 use limits::ConnLimiter;
 use watch::{Activity, Tracked};
 
+pub use host::{DomainError, parse_domains};
 pub use precheck::{EXPIRES_TOO_LONG, MAX_PRESIGNED_EXPIRES, POST_FORM_NOT_IMPLEMENTED};
 
 /// Largest accepted request head (HTTP/1 buffer) / header list (h2).
@@ -87,6 +93,7 @@ pub struct Bound {
     service: S3Service,
     addr: SocketAddr,
     limits: Limits,
+    host_id: Arc<str>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -123,8 +130,11 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
     builder.set_route(admin);
-    builder.set_auth(SimpleAuth::from_single(
-        config.credentials.access_key.clone(),
+    if let Some(domains) = host::Domains::new(&config.domains) {
+        builder.set_host(domains);
+    }
+    builder.set_auth(auth::RootAuth::new(
+        &config.credentials.access_key,
         config.credentials.secret_key.as_str(),
     ));
     let listener =
@@ -145,6 +155,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         service: builder.build(),
         addr,
         limits: config.limits,
+        host_id: Arc::from(reply::host_id()),
     })
 }
 
@@ -229,6 +240,7 @@ impl Bound {
                 watcher: graceful.watcher(),
                 limits: self.limits,
                 peer,
+                host_id: self.host_id.clone(),
             };
             let acceptor = self.acceptor.clone();
             tokio::spawn(async move {
@@ -299,6 +311,7 @@ struct Connection {
     watcher: Watcher,
     limits: Limits,
     peer: SocketAddr,
+    host_id: Arc<str>,
 }
 
 impl Connection {
@@ -327,7 +340,7 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, activity.clone());
+        let service = front::Front::new(self.service, activity.clone(), self.host_id);
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {

@@ -212,6 +212,27 @@ impl ObjectKey {
         self.0.hmac(&[b"SSE-etag"])
     }
 
+    /// Key sealing the stored flexible checksum.
+    pub fn checksum_key(&self) -> Key32 {
+        self.0.hmac(&[b"SSE-checksum"])
+    }
+
+    /// Seals a stored checksum value (DARE under [`ObjectKey::checksum_key`]), hex-encoded.
+    pub fn seal_checksum(&self, value: &str) -> Result<String, DareError> {
+        let key = self.checksum_key();
+        let mut enc = Encryptor::new(key.expose())?;
+        let mut out = Vec::with_capacity(value.len() + 32);
+        enc.seal_package(value.as_bytes(), true, &mut out)?;
+        Ok(hex::encode(out))
+    }
+
+    /// Opens a value sealed by [`ObjectKey::seal_checksum`]; `None` if it does not open.
+    pub fn open_checksum(&self, sealed_hex: &str) -> Option<String> {
+        let raw = hex::decode(sealed_hex).ok()?;
+        let key = self.checksum_key();
+        String::from_utf8(dare::decrypt(key.expose(), &raw).ok()?).ok()
+    }
+
     /// Seals a 16-byte ETag value (48 bytes, returned hex-encoded: 96 hex chars).
     pub fn seal_etag(&self, etag: &[u8; 16]) -> Result<String, DareError> {
         let key = self.etag_key();
@@ -256,6 +277,26 @@ mod tests {
         assert_eq!(path_join("b", "../../x"), "../x");
         assert_eq!(go_path_clean(""), ".");
         assert_eq!(go_path_clean("/../a"), "/a");
+    }
+
+    #[test]
+    fn sealed_checksums_open_only_with_their_object_key() {
+        let oek = ObjectKey(Key32::from_bytes([1u8; 32]));
+        let other = ObjectKey(Key32::from_bytes([2u8; 32]));
+        let sealed = oek.seal_checksum("yZRlqg==").unwrap();
+        assert!(!sealed.contains("yZRlqg"));
+        assert_ne!(
+            sealed,
+            oek.seal_checksum("yZRlqg==").unwrap(),
+            "random nonce"
+        );
+        assert_eq!(oek.open_checksum(&sealed).as_deref(), Some("yZRlqg=="));
+        assert_eq!(other.open_checksum(&sealed), None);
+        assert_eq!(oek.open_checksum("zz"), None);
+        let mut tampered = hex::decode(&sealed).unwrap();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(oek.open_checksum(&hex::encode(tampered)), None);
     }
 
     #[test]

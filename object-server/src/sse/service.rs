@@ -98,6 +98,16 @@ impl Keyed {
         &self.oek.0
     }
 
+    /// Seals a stored checksum value of this object (or upload) under its OEK.
+    pub fn seal_checksum(&self, value: &str) -> Result<String, Error> {
+        self.oek.seal_checksum(value).map_err(Error::internal)
+    }
+
+    /// Opens a checksum value sealed by [`Keyed::seal_checksum`].
+    pub fn open_checksum(&self, sealed_hex: &str) -> Option<String> {
+        self.oek.open_checksum(sealed_hex)
+    }
+
     /// The key of multipart part `number`.
     pub fn part_key(&self, number: u32) -> Key32 {
         self.oek.part_key(number)

@@ -31,6 +31,9 @@ pub struct PartMeta {
     pub stored_size: u64,
     /// Client-visible part ETag (32 hex, no quotes).
     pub etag: String,
+    /// The part's flexible checksum, stored form (`s3::checksum::Checksum::encode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// Metadata of a stored object.
@@ -93,6 +96,9 @@ pub struct PartFileMeta {
     pub etag: String,
     /// Upload time, Unix nanoseconds.
     pub last_modified_ns: u64,
+    /// The part's flexible checksum, stored form (`s3::checksum::Checksum::encode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// Metadata of a multipart upload (stored as `upload.json`).
