@@ -200,6 +200,7 @@ async fn main() {
         credentials,
         limits: Default::default(),
         kms,
+        metrics_public: false,
     })
     .await
     .unwrap();

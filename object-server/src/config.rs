@@ -131,6 +131,8 @@ pub struct Config {
     pub limits: Limits,
     /// KMS (KES) configuration for SSE-S3 / SSE-KMS (`MINIO_KMS_KES_*`); default: none.
     pub kms: crate::sse::kms_config::KmsSettings,
+    /// `MINIO_PROMETHEUS_AUTH_TYPE=public`: `/minio/v2/metrics/cluster` without a bearer token.
+    pub metrics_public: bool,
 }
 
 /// Bounds on connections: how many, and how long each phase may take. Every value is > 0

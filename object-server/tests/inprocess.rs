@@ -38,6 +38,7 @@ async fn spawn_serve_and_shutdown() {
         credentials,
         limits: Default::default(),
         kms: Default::default(),
+        metrics_public: false,
     })
     .await
     .unwrap();

@@ -1,5 +1,6 @@
 //! The hyper service in front of s3s: marks each request in flight on its connection's
-//! [`Activity`], answers [`precheck`] refusals without touching the body, and wraps every
+//! [`Activity`], answers [`precheck`] refusals without touching the body, serves
+//! [`metrics::PATH`] itself (bearer-token auth s3s would reject), and wraps every
 //! response body in [`ResponseBody`], which reports whether the peer is taking its frames.
 
 use std::future::Future;
@@ -15,18 +16,24 @@ use s3s::service::S3Service;
 
 use super::precheck;
 use super::watch::{Activity, RequestGuard};
+use crate::metrics::{self, Metrics};
 
 /// The per-connection service.
 #[derive(Clone)]
 pub(super) struct Front {
     s3: S3Service,
+    metrics: Arc<Metrics>,
     activity: Arc<Activity>,
 }
 
 impl Front {
     /// A service for one connection.
-    pub(super) fn new(s3: S3Service, activity: Arc<Activity>) -> Self {
-        Front { s3, activity }
+    pub(super) fn new(s3: S3Service, metrics: Arc<Metrics>, activity: Arc<Activity>) -> Self {
+        Front {
+            s3,
+            metrics,
+            activity,
+        }
     }
 }
 
@@ -48,6 +55,13 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             return Box::pin(std::future::ready(Ok(
                 resp.map(|b| ResponseBody::new(b, activity, guard))
             )));
+        }
+        if req.uri().path() == metrics::PATH {
+            let metrics = self.metrics.clone();
+            return Box::pin(async move {
+                let resp = metrics.respond(req.method(), req.headers()).await;
+                Ok(resp.map(|b| ResponseBody::new(b, activity, guard)))
+            });
         }
         let s3 = self.s3.clone();
         Box::pin(async move {

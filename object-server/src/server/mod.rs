@@ -32,6 +32,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config, ConfigError, Limits};
 use crate::kms_admin::KmsAdmin;
+use crate::metrics::Metrics;
 use crate::s3::ObjectServer;
 use crate::sse::Sse;
 use crate::sse::kms::Kms;
@@ -85,6 +86,8 @@ pub struct Bound {
     keep_warm: Option<tokio::task::JoinHandle<()>>,
     acceptor: Option<TlsAcceptor>,
     service: S3Service,
+    /// `/minio/v2/metrics/cluster`, answered in front of s3s.
+    metrics: Arc<Metrics>,
     addr: SocketAddr,
     limits: Limits,
 }
@@ -120,6 +123,11 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     };
     let keep_warm = kms.as_ref().map(Kms::keep_warm);
     let admin = KmsAdmin::new(kms.clone());
+    let metrics = Arc::new(Metrics::new(
+        kms.clone(),
+        &config.credentials,
+        config.metrics_public,
+    ));
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
     builder.set_route(admin);
@@ -143,6 +151,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         keep_warm,
         acceptor,
         service: builder.build(),
+        metrics,
         addr,
         limits: config.limits,
     })
@@ -226,6 +235,7 @@ impl Bound {
             let conn = Connection {
                 http: http.clone(),
                 service: self.service.clone(),
+                metrics: self.metrics.clone(),
                 watcher: graceful.watcher(),
                 limits: self.limits,
                 peer,
@@ -296,6 +306,7 @@ fn http_builder() -> auto::Builder<TokioExecutor> {
 struct Connection {
     http: Arc<auto::Builder<TokioExecutor>>,
     service: S3Service,
+    metrics: Arc<Metrics>,
     watcher: Watcher,
     limits: Limits,
     peer: SocketAddr,
@@ -327,7 +338,7 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, activity.clone());
+        let service = front::Front::new(self.service, self.metrics, activity.clone());
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {
