@@ -34,8 +34,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// An object server (HTTPS) using `kes` at `k` with its API key; logs to `object-server.log`.
 fn object_server(kes: &KesSetup, k: &KesProc) -> Env {
-    let mut env = kes.object_server_env(&[k], DEFAULT_KEY, false);
-    env.push(("KMS_KEY".to_owned(), KMS_KEY.to_owned()));
+    let env = kes.object_server_env(&[k], DEFAULT_KEY, false);
     Env::with(
         true,
         Launch {
@@ -71,7 +70,10 @@ fn bodies(env: &Env) -> [String; 2] {
 
 /// Runs `scripts/lifecycle.py` with `args`; asserts it printed ALL OK.
 fn lifecycle(env: &Env, args: &[&str]) -> String {
-    let script = format!("{BOTO3_PRELUDE}\n{}", include_str!("scripts/lifecycle.py"));
+    let script = format!(
+        "{BOTO3_PRELUDE}\nos.environ['KMS_KEY'] = {KMS_KEY:?}\n{}",
+        include_str!("scripts/lifecycle.py")
+    );
     let out = ok(&env.python(&script, args));
     assert!(out.contains("ALL OK"), "{out}");
     out
