@@ -34,12 +34,23 @@ pub const PATH: &str = "/minio/v2/metrics/cluster";
 pub const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The endpoint: the KMS (if any) and how scrapes authenticate.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Metrics {
     kms: Option<Kms>,
     access_key: String,
     secret_key: Zeroizing<String>,
     public: bool,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("kms", &self.kms.is_some())
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("public", &self.public)
+            .finish()
+    }
 }
 
 /// Why a bearer token was refused (logged at debug level; clients get 403).
@@ -284,6 +295,7 @@ mod tests {
         let forged = format!("{}.{other}.{}", p.next().unwrap(), p.nth(1).unwrap());
         assert_eq!(m.authorize(&bearer(&forged), now), Err(Refused::Signature));
         assert_eq!(m.authorize(&HeaderMap::new(), now), Err(Refused::Missing));
+        assert!(!format!("{m:?}").contains("secret-key-123"));
         assert_eq!(
             Metrics::new(None, &creds, true).authorize(&HeaderMap::new(), now),
             Ok(())
