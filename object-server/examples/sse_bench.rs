@@ -201,6 +201,7 @@ async fn main() {
         limits: Default::default(),
         kms,
         domains: Vec::new(),
+        metrics_public: false,
     })
     .await
     .unwrap();

@@ -134,6 +134,8 @@ pub struct Config {
     /// Domains for virtual-host-style requests (`MINIO_DOMAIN`, lower case, validated by
     /// [`crate::server::parse_domains`]); empty: path style only.
     pub domains: Vec<String>,
+    /// `MINIO_PROMETHEUS_AUTH_TYPE=public`: `/minio/v2/metrics/cluster` without a bearer token.
+    pub metrics_public: bool,
 }
 
 /// Bounds on connections: how many, and how long each phase may take. Every value is > 0

@@ -21,6 +21,8 @@
 //!   sealing, internal metadata, DARE 2.0 streams, range arithmetic.
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.
 //! * [`kms_admin`] — MinIO's KMS admin API (`mc admin kms key …`) as an s3s custom route.
+//! * [`admin`] — `object-server admin …` maintenance commands (`rekey`).
+//! * [`metrics`] — Prometheus `/minio/v2/metrics/cluster` (the KMS family).
 //!
 //! ## Security
 //!
@@ -45,9 +47,11 @@
 // Tests may unwrap; request paths may not (workspace lint `unwrap_used`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod kms_admin;
+pub mod metrics;
 pub mod s3;
 pub mod server;
 pub mod sse;

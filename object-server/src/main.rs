@@ -1,5 +1,6 @@
 //! `object-server [--address HOST:PORT] [--certs-dir DIR] [limits…] DATA_DIR` — thin CLI over
 //! the library. Every connection limit has a flag and an `OBJECT_SERVER_*` variable.
+//! `object-server admin …` runs the maintenance commands of `object_server::admin` (`rekey`).
 
 #![forbid(unsafe_code)]
 
@@ -24,7 +25,9 @@ use object_server::{Config, Credentials};
         MINIO_KMS_KES_API_KEY      kes:v1:… API key, or\n  \
         MINIO_KMS_KES_CERT_FILE + MINIO_KMS_KES_KEY_FILE   client certificate and key (PEM)\n  \
         MINIO_KMS_KES_CAPATH       CA file or directory for the KES certificate\n  \
-        MINIO_KMS_AUTO_ENCRYPTION  on: SSE-KMS with the default key when nothing else applies"
+        MINIO_KMS_AUTO_ENCRYPTION  on: SSE-KMS with the default key when nothing else applies\n  \
+        MINIO_PROMETHEUS_AUTH_TYPE jwt (default) or public, for /minio/v2/metrics/cluster\n\n\
+        Maintenance: object-server admin rekey --help"
 )]
 struct Args {
     /// Listen address (port 0 picks a free port; the bound URL is printed on stdout).
@@ -125,6 +128,10 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().is_some_and(|a| a == "admin") {
+        return object_server::admin::main(argv).await;
+    }
     let args = Args::parse();
     let (credentials, default) = match Credentials::from_lookup(&|k| std::env::var(k).ok()) {
         Ok(c) => c,
@@ -148,6 +155,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let metrics_public = match std::env::var("MINIO_PROMETHEUS_AUTH_TYPE").as_deref() {
+        Err(_) | Ok("" | "jwt") => false,
+        Ok("public") => true,
+        Ok(other) => {
+            eprintln!(
+                "object-server: invalid MINIO_PROMETHEUS_AUTH_TYPE '{other}': use 'jwt' or 'public'"
+            );
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         address: args.address,
         data_dir: args.data_dir,
@@ -163,6 +180,7 @@ async fn main() -> ExitCode {
         },
         kms,
         domains: args.domain.map(|d| d.0).unwrap_or_default(),
+        metrics_public,
     };
     match object_server::run(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

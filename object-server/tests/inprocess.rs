@@ -39,6 +39,7 @@ async fn spawn_serve_and_shutdown() {
         limits: Default::default(),
         kms: Default::default(),
         domains: Vec::new(),
+        metrics_public: false,
     })
     .await
     .unwrap();

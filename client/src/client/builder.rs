@@ -23,6 +23,7 @@ pub struct ClientBuilder {
     identity_files: Option<(PathBuf, PathBuf)>,
     ca_files: Vec<PathBuf>,
     ca_pems: Vec<Vec<u8>>,
+    keep_system_roots: bool,
     insecure: bool,
     max_retries: u32,
     retry_delay: Range<Duration>,
@@ -39,6 +40,7 @@ impl fmt::Debug for ClientBuilder {
             .field("identity", &self.identity.as_ref().map(|_| "<pem>"))
             .field("identity_files", &self.identity_files)
             .field("ca_files", &self.ca_files)
+            .field("keep_system_roots", &self.keep_system_roots)
             .field("insecure", &self.insecure)
             .finish_non_exhaustive()
     }
@@ -54,6 +56,7 @@ impl ClientBuilder {
             identity_files: None,
             ca_files: Vec::new(),
             ca_pems: Vec::new(),
+            keep_system_roots: false,
             insecure: false,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_delay: DEFAULT_RETRY_DELAY,
@@ -108,15 +111,26 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the CA certificates in a PEM file, or in every PEM file of a directory, instead of the system roots.
+    /// Trusts the CA certificates in a PEM file, or in every PEM file of a directory, instead of the system roots (or
+    /// besides them: [`Self::keep_system_roots`]).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_files.push(path.into());
         self
     }
 
-    /// Trusts the CA (or self-signed server) certificates of a PEM text instead of the system roots.
+    /// Trusts the CA (or self-signed server) certificates of a PEM text instead of the system roots (or besides them:
+    /// [`Self::keep_system_roots`]).
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pems.push(pem.into());
+        self
+    }
+
+    /// With `true`, the CA certificates of [`Self::ca_file`] / [`Self::ca_pem`] are trusted **in addition to** the
+    /// system roots (MinIO's `MINIO_KMS_KES_CAPATH`: system pool plus these files) instead of replacing them. The
+    /// system roots are the platform's (on Linux: `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else the distribution's
+    /// CA bundle). Default `false`; without any CA certificate the system roots are used either way.
+    pub fn keep_system_roots(mut self, keep: bool) -> Self {
+        self.keep_system_roots = keep;
         self
     }
 
@@ -182,7 +196,9 @@ impl ClientBuilder {
             http = http.identity(certificate);
         }
         let roots = tls::trust_roots(&self.ca_files, &self.ca_pems)?;
-        if !roots.is_empty() {
+        if self.keep_system_roots {
+            http = http.tls_certs_merge(roots);
+        } else if !roots.is_empty() {
             http = http.tls_certs_only(roots);
         }
         if self.insecure {

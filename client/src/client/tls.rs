@@ -1,5 +1,5 @@
 //! TLS material for [`super::ClientBuilder`]: the client certificate and key (with the identity they prove) and the
-//! CA certificates to trust instead of the system roots.
+//! CA certificates to trust instead of (or besides) the system roots.
 
 use std::path::{Path, PathBuf};
 

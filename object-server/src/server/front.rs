@@ -1,7 +1,8 @@
 //! The hyper service in front of s3s: marks each request in flight on its connection's
 //! [`Activity`], gives it a request id (a tracing span around the whole request, one log line
-//! at its end), answers [`precheck`] refusals without touching the body, finishes every
-//! response with [`reply::finish`] (ids, S3 error shape, no HEAD bodies) and wraps its body in
+//! at its end), answers [`precheck`] refusals without touching the body, serves
+//! [`metrics::PATH`] itself (bearer-token auth s3s would reject), finishes every response
+//! with [`reply::finish`] (ids, S3 error shape, no HEAD bodies) and wraps its body in
 //! [`ResponseBody`], which reports whether the peer is taking its frames.
 
 use std::future::Future;
@@ -20,20 +21,28 @@ use tracing::Instrument as _;
 use super::precheck;
 use super::reply::{self, RequestFacts};
 use super::watch::{Activity, RequestGuard};
+use crate::metrics::{self, Metrics};
 
 /// The per-connection service.
 #[derive(Clone)]
 pub(super) struct Front {
     s3: S3Service,
+    metrics: Arc<Metrics>,
     activity: Arc<Activity>,
     host_id: Arc<str>,
 }
 
 impl Front {
     /// A service for one connection of the server whose host id is `host_id`.
-    pub(super) fn new(s3: S3Service, activity: Arc<Activity>, host_id: Arc<str>) -> Self {
+    pub(super) fn new(
+        s3: S3Service,
+        metrics: Arc<Metrics>,
+        activity: Arc<Activity>,
+        host_id: Arc<str>,
+    ) -> Self {
         Front {
             s3,
+            metrics,
             activity,
             host_id,
         }
@@ -82,10 +91,15 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             )));
         }
         let s3 = self.s3.clone();
+        let metrics = self.metrics.clone();
         let span = tracing::info_span!("request", request_id = %id);
         Box::pin(
             async move {
-                let resp = s3.call(req.map(s3s::Body::from)).await?;
+                let resp = if req.uri().path() == metrics::PATH {
+                    metrics.respond(req.method(), req.headers()).await
+                } else {
+                    s3.call(req.map(s3s::Body::from)).await?
+                };
                 let resp = reply::finish(
                     resp,
                     &RequestFacts {

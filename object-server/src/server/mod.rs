@@ -37,6 +37,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config, ConfigError, Limits};
 use crate::kms_admin::KmsAdmin;
+use crate::metrics::Metrics;
 use crate::s3::ObjectServer;
 use crate::sse::Sse;
 use crate::sse::kms::Kms;
@@ -91,6 +92,8 @@ pub struct Bound {
     keep_warm: Option<tokio::task::JoinHandle<()>>,
     acceptor: Option<TlsAcceptor>,
     service: S3Service,
+    /// `/minio/v2/metrics/cluster`, answered in front of s3s.
+    metrics: Arc<Metrics>,
     addr: SocketAddr,
     limits: Limits,
     host_id: Arc<str>,
@@ -127,6 +130,11 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     };
     let keep_warm = kms.as_ref().map(Kms::keep_warm);
     let admin = KmsAdmin::new(kms.clone());
+    let metrics = Arc::new(Metrics::new(
+        kms.clone(),
+        &config.credentials,
+        config.metrics_public,
+    ));
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
     builder.set_route(admin);
@@ -153,6 +161,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         keep_warm,
         acceptor,
         service: builder.build(),
+        metrics,
         addr,
         limits: config.limits,
         host_id: Arc::from(reply::host_id()),
@@ -237,6 +246,7 @@ impl Bound {
             let conn = Connection {
                 http: http.clone(),
                 service: self.service.clone(),
+                metrics: self.metrics.clone(),
                 watcher: graceful.watcher(),
                 limits: self.limits,
                 peer,
@@ -308,6 +318,7 @@ fn http_builder() -> auto::Builder<TokioExecutor> {
 struct Connection {
     http: Arc<auto::Builder<TokioExecutor>>,
     service: S3Service,
+    metrics: Arc<Metrics>,
     watcher: Watcher,
     limits: Limits,
     peer: SocketAddr,
@@ -340,7 +351,7 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, activity.clone(), self.host_id);
+        let service = front::Front::new(self.service, self.metrics, activity.clone(), self.host_id);
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {

@@ -244,7 +244,8 @@ impl KmsConfig {
                 KesAuth::Files { cert, key } => b.identity_files(cert, key),
             };
             if let Some(ca) = &self.ca_path {
-                b = b.ca_file(ca);
+                // MinIO: the system roots plus these files.
+                b = b.ca_file(ca).keep_system_roots(true);
             }
             b.build().map_err(|e| format!("kms: {e}"))
         };

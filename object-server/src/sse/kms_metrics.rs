@@ -68,6 +68,15 @@ impl KmsMetrics {
         }
     }
 
+    /// (successes, errors, failures) so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.success.load(Ordering::Relaxed),
+            self.error.load(Ordering::Relaxed),
+            self.failure.load(Ordering::Relaxed),
+        )
+    }
+
     /// MinIO's JSON: `{"kms_req_success","kms_req_error","kms_req_failure","kms_resp_time":
     /// {"<bucket bound in ns>": count}}`.
     pub fn to_json(&self) -> serde_json::Value {

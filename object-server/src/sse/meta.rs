@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::context;
 use super::keys::{self, Domain, IV_LEN, Key32, ObjectKey, SEAL_ALGORITHM, SEALED_KEY_LEN};
 use crate::error::Error;
 
@@ -111,6 +112,35 @@ pub struct KmsSealed {
     pub dek: Vec<u8>,
     /// SSE-KMS only: base64 of the canonical JSON of the client's context, when one was given.
     pub context: Option<String>,
+}
+
+/// The 4-byte prefix of a DEK ciphertext made with version ≥ 1 of a KES key (our key server's
+/// rotation extension, kes-api.md): magic, then the version as a big-endian u32. Upstream
+/// formats (version 0) never carry it.
+const VERSION_MAGIC: [u8; 4] = [0x00, b'K', b'V', 0x01];
+
+impl KmsSealed {
+    /// The KES context (associated data) of this DEK for the object at `bucket/object`: the
+    /// stored client context (SSE-KMS) plus `{bucket: bucket/object}` (object-sse.md §2.2).
+    pub fn kes_context(&self, bucket: &str, object: &str) -> Result<Vec<u8>, Error> {
+        let client_ctx = self
+            .context
+            .as_deref()
+            .map(context::parse_header)
+            .transpose()
+            .map_err(|_| Error::EncryptionMetadata("The internal encryption context is invalid"))?;
+        Ok(context::object_context(client_ctx.as_ref(), bucket, object))
+    }
+
+    /// The EK version that sealed the DEK, as its ciphertext names it: the framed version, else
+    /// 0. A hint only (a version-0 ciphertext starts with the frame by chance with probability
+    /// 2^-32); KES authenticates the ciphertext whatever it says.
+    pub fn ek_version(&self) -> u32 {
+        self.dek
+            .strip_prefix(&VERSION_MAGIC)
+            .and_then(<[u8]>::first_chunk::<4>)
+            .map_or(0, |v| u32::from_be_bytes(*v))
+    }
 }
 
 /// Encryption state of a stored object or upload.
@@ -321,6 +351,20 @@ mod tests {
         state.write_metadata(&mut m, false);
         assert!(!m.contains_key(META_SSEC_SEALED_KEY));
         assert_eq!(ObjectEncryption::from_metadata(&m).unwrap(), state);
+        let ObjectEncryption::SseKms(k) = &state else {
+            unreachable!()
+        };
+        assert_eq!(k.ek_version(), 0);
+        assert_eq!(
+            k.kes_context("b", "o").unwrap(),
+            br#"{"b":"b/o"}"#.to_vec(),
+            "the stored context {{}} plus the bucket entry"
+        );
+        let framed = KmsSealed {
+            dek: [&VERSION_MAGIC[..], &[0, 0, 1, 2], &[9u8; 76]].concat(),
+            ..k.clone()
+        };
+        assert_eq!(framed.ek_version(), 258);
         m.remove(META_KMS_DEK);
         assert!(matches!(
             ObjectEncryption::from_metadata(&m),

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use rand::RngCore;
 
-use super::context::{self, Context};
+use super::context;
 use super::keys::{Domain, Key32, ObjectKey, formatted_etag};
 use super::kms::Kms;
 use super::meta::{KmsSealed, ObjectEncryption, SealedKey};
@@ -303,13 +303,7 @@ impl Sse {
         object: &str,
     ) -> Result<ObjectKey, Error> {
         let kms = self.kms_or_501()?;
-        let client_ctx: Option<Context> = k
-            .context
-            .as_deref()
-            .map(context::parse_header)
-            .transpose()
-            .map_err(|_| Error::EncryptionMetadata("The internal encryption context is invalid"))?;
-        let ctx = context::object_context(client_ctx.as_ref(), bucket, object);
+        let ctx = k.kes_context(bucket, object)?;
         let dek = kms.decrypt(&k.key_id, &k.dek, &ctx).await?;
         k.key
             .open(&dek, domain, bucket, object)

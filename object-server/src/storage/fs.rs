@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
-use super::{StorageError, TempFile, perms};
+use super::{StorageError, TempFile, perms, replace};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -118,7 +118,7 @@ impl FsStore {
         let sys = root.join(SYS_DIR);
         let tmp = sys.join("tmp");
         let uploads = sys.join("uploads");
-        let (r, s, t, u) = (root.clone(), sys.clone(), tmp.clone(), uploads.clone());
+        let (r, s, t, u) = (root.clone(), sys, tmp, uploads);
         blocking(move || {
             perms::create_dir_all(&r)?;
             if t.exists() {
@@ -142,12 +142,18 @@ impl FsStore {
             Ok(())
         })
         .await?;
-        Ok(Self {
-            root,
-            tmp,
-            uploads,
+        Ok(Self::layout(&root))
+    }
+
+    /// The store rooted at `root` (no I/O).
+    pub(super) fn layout(root: &Path) -> Self {
+        let sys = root.join(SYS_DIR);
+        Self {
+            root: root.to_path_buf(),
+            tmp: sys.join("tmp"),
+            uploads: sys.join("uploads"),
             bucket_lock: tokio::sync::RwLock::new(()),
-        })
+        }
     }
 
     pub(super) fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
@@ -157,7 +163,7 @@ impl FsStore {
         Ok(self.root.join(bucket))
     }
 
-    fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
+    pub(super) fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
         let name = hex::encode(Sha256::digest(key.as_bytes()));
         Ok(self.bucket_dir(bucket)?.join(OBJ_DIR).join(name))
     }
@@ -285,13 +291,17 @@ impl FsStore {
         if temp.writer.is_some() {
             return Err(StorageError::Corrupt("temp file not finished".into()));
         }
-        match tokio::fs::rename(&temp.path, &dest).await {
+        let src = temp.path.clone();
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        let d = dir.clone();
+        match blocking(move || replace::shared(&d, || std::fs::rename(&src, &dest))).await {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchBucket),
-            Err(e) => return Err(e.into()),
+            Err(StorageError::Io(e)) if e.kind() == ErrorKind::NotFound => {
+                return Err(StorageError::NoSuchBucket);
+            }
+            Err(e) => return Err(e),
         }
         temp.committed = true;
-        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         blocking(move || Ok(sync_dir(&dir)?)).await
     }
 
@@ -327,12 +337,13 @@ impl FsStore {
         let path = self.object_path(bucket, key)?;
         let _guard = self.bucket_lock.read().await;
         self.head_bucket(bucket).await?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let d = dir.clone();
+        match blocking(move || replace::shared(&d, || std::fs::remove_file(&path))).await {
+            Ok(()) => {}
+            Err(StorageError::Io(e)) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
         blocking(move || Ok(sync_dir(&dir)?)).await
     }
 

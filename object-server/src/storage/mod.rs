@@ -22,11 +22,14 @@
 //! * Modes ([`perms`]): directories are created 0700 and files 0600 whatever the umask; existing
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
+//! * `replace`: compare-and-replace of an object file under a directory `flock` that every
+//!   commit and delete shares ([`FsStore::replace_object_if_unchanged`]); [`FsStore::attach`].
 
 mod bucket_config;
 pub mod file;
 mod fs;
 pub mod perms;
+mod replace;
 mod temp;
 
 pub use file::{ObjectMeta, PartFileMeta, PartMeta, UploadMeta};

@@ -13,6 +13,17 @@ use sha2::{Digest, Sha256};
 
 /// The workspace's MinIO policy (create, generate, decrypt, describe …; never delete).
 pub const MINIO_POLICY: &str = include_str!("../../../policies/minio.yaml");
+/// The policy of `object-server admin rekey` (ext describe and rewrap only).
+pub const REKEY_POLICY: &str = include_str!("../../../policies/rekey.yaml");
+
+/// `policy` (a YAML policy file) indented under `policy:`, comments and blank lines dropped.
+fn indented(policy: &str) -> String {
+    policy
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
 
 /// The `kes` binary: `$KES_BIN`, else `target/<profile>/kes` next to this test's `deps/`.
 pub fn kes_bin() -> PathBuf {
@@ -73,6 +84,8 @@ pub struct KesSetup {
     pub minio: ApiKey,
     /// The object server's certificate-file identity (MinIO policy).
     pub minio_cert: CertIdentity,
+    /// The identity of `object-server admin rekey` (`policies/rekey.yaml`).
+    pub rekey: ApiKey,
     /// The server certificate (what clients trust).
     pub ca: PathBuf,
 }
@@ -92,17 +105,18 @@ impl KesSetup {
         let admin = ApiKey::generate().unwrap();
         let minio = ApiKey::generate().unwrap();
         let minio_cert = client_cert(dir, "minio-client");
-        let policy: String = MINIO_POLICY
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
-            .map(|l| format!("  {l}\n"))
-            .collect();
+        let rekey = ApiKey::generate().unwrap();
+        let policy = indented(MINIO_POLICY);
+        let rekey_policy = indented(REKEY_POLICY);
         let config = format!(
             "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
-             policy:\n{policy}    identities:\n    - {}\n    - {}\nkeystore:\n  fs:\n    path: keys\nlog:\n  error: on\n  audit: on\n",
+             policy:\n{policy}    identities:\n    - {}\n    - {}\n\
+             {rekey_policy}    identities:\n    - {}\n\
+             keystore:\n  fs:\n    path: keys\nlog:\n  error: on\n  audit: on\n",
             admin.identity(),
             minio.identity(),
             minio_cert.identity,
+            rekey.identity(),
         );
         std::fs::write(dir.join("config.yaml"), config).unwrap();
         Self {
@@ -110,6 +124,7 @@ impl KesSetup {
             admin,
             minio,
             minio_cert,
+            rekey,
             ca: dir.join("server.crt"),
         }
     }
