@@ -195,9 +195,19 @@ impl Keystore for VaultKeystore {
 
     async fn list(&self, prefix: &str, continue_at: &str, limit: usize) -> Result<Page, Error> {
         let cx = self.cx();
-        match self.version {
-            KvVersion::V1 => v1::list(&cx, prefix, continue_at, limit).await,
-            KvVersion::V2 => v2::list(&cx, prefix, continue_at, limit).await,
-        }
+        let (kv, client) = (&cx.kv, &*cx.client);
+        let (listed, location) = match self.version {
+            KvVersion::V1 => (
+                vaultrs::kv1::list(client, &kv.engine, &kv.prefix)
+                    .await
+                    .map(|res| res.data.keys),
+                kv.location("", ""),
+            ),
+            KvVersion::V2 => (
+                vaultrs::kv2::list(client, &kv.engine, &kv.prefix).await,
+                kv.location("metadata", ""),
+            ),
+        };
+        cx.list_page(listed, &location, (prefix, continue_at, limit))
     }
 }

@@ -96,18 +96,3 @@ pub(super) async fn delete(cx: &Ctx<'_>, name: &str) -> Result<(), Error> {
         .await
         .map_err(|e| cx.error(&e, "delete", &location))
 }
-
-pub(super) async fn list(
-    cx: &Ctx<'_>,
-    prefix: &str,
-    continue_at: &str,
-    limit: usize,
-) -> Result<Page, Error> {
-    let location = cx.kv.location("", "");
-    let listed = vaultrs::kv1::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await;
-    cx.list_page(
-        listed.map(|res| res.data.keys),
-        &location,
-        (prefix, continue_at, limit),
-    )
-}

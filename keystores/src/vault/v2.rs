@@ -145,14 +145,3 @@ pub(super) async fn delete(cx: &Ctx<'_>, name: &str) -> Result<(), Error> {
         .await
         .map_err(|e| cx.error(&e, "delete", &location))
 }
-
-pub(super) async fn list(
-    cx: &Ctx<'_>,
-    prefix: &str,
-    continue_at: &str,
-    limit: usize,
-) -> Result<Page, Error> {
-    let location = cx.kv.location("metadata", "");
-    let listed = vaultrs::kv2::list(&*cx.client, &cx.kv.engine, &cx.kv.prefix).await;
-    cx.list_page(listed, &location, (prefix, continue_at, limit))
-}
