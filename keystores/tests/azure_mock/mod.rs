@@ -21,6 +21,10 @@
 //! Tokens are random strings the mock remembers; [`Mock::revoke_tokens`]
 //! forgets them (what a revoked or expired token looks like to a client).
 #![allow(
+    unreachable_pub,
+    reason = "a test support module: `pub` is for the test binary"
+)]
+#![allow(
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -66,6 +66,9 @@ pub struct Secret {
 pub struct Vault {
     pub live: BTreeMap<String, Secret>,
     pub deleted: BTreeMap<String, Secret>,
+    /// Values another client writes to a name just before the next `PUT`
+    /// of it arrives (a write racing ours, made deterministic).
+    pub interpose: HashMap<String, String>,
     page_size: usize,
 }
 
@@ -81,6 +84,7 @@ impl Vault {
         Vault {
             live: BTreeMap::new(),
             deleted: BTreeMap::new(),
+            interpose: HashMap::new(),
             page_size: page_size.clamp(1, MAX_RESULTS),
         }
     }
@@ -205,8 +209,8 @@ pub(super) fn route(
         ("PUT", ["secrets", name]) => set(st, name, body),
         ("GET", ["secrets", name, "versions"]) => list(st, query, Some(name)),
         ("GET", ["secrets", name, version]) => get(st, name, version),
+        ("GET", ["secrets"] | ["secrets", ""]) => list(st, query, None),
         ("GET", ["secrets", name]) => get(st, name, ""),
-        ("GET", ["secrets"]) | ("GET", ["secrets", ""]) => list(st, query, None),
         ("DELETE", ["secrets", name]) => delete(st, name),
         ("DELETE", ["deletedsecrets", name]) => purge(st, name),
         _ => {
@@ -235,6 +239,9 @@ fn set(st: &mut State, name: &str, body: &Bytes) -> Reply {
             ),
             Some("ObjectIsDeletedButRecoverable"),
         );
+    }
+    if let Some(other) = st.vault.interpose.remove(name) {
+        st.vault.set(name, &other);
     }
     let t = now();
     let attrs = req.get("attributes");
