@@ -123,6 +123,14 @@ async fn an_unreachable_vault_is_unreachable() {
     assert!(matches!(store.status().await, Err(Error::Unreachable(_))));
     let res = store.get("k").await;
     assert!(matches!(res, Err(Error::Unreachable(_))), "{res:?}");
+
+    // The vault answers, the token endpoint does not.
+    let mut section = mock.section(CLIENT_SECRET);
+    section["authority_host"] = json!(format!("https://127.0.0.1:{port}"));
+    let store = open_with(section).await;
+    store.status().await.expect("the vault is reachable");
+    let res = store.get("k").await;
+    assert!(matches!(res, Err(Error::Unreachable(_))), "{res:?}");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, UserAssignedId,
@@ -25,6 +25,19 @@ use crate::Error;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for one whole request (KES answers within its 15 s route timeout).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Retries of a request that got no answer or a 408/429/5xx (the SDK's
+/// default, 8 retries within 60 s, outlasts KES's 15 s route timeout; KES
+/// itself configures its Azure client with short delays too).
+fn retry() -> RetryOptions {
+    use azure_core::time::Duration;
+    RetryOptions::exponential(ExponentialRetryOptions {
+        initial_delay: Duration::milliseconds(200),
+        max_delay: Duration::milliseconds(800),
+        max_retries: 3,
+        max_total_elapsed: Duration::seconds(5),
+    })
+}
 
 /// The clients of one keystore.
 pub(super) struct Clients {
@@ -51,6 +64,7 @@ pub(super) async fn build(config: &AzureConfig) -> Result<Clients, Error> {
     let client_options = ClientOptions {
         transport: Some(transport),
         cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
+        retry: retry(),
         ..ClientOptions::default()
     };
     let credential: Arc<dyn TokenCredential> = match &config.credential {

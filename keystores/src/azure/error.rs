@@ -6,8 +6,8 @@
 //! | 404 (`SecretNotFound`) | `Missing` | [`Error::NotFound`] (get, delete, update) |
 //! | 409 `Conflict` (a soft-deleted name on set) | `Conflict` | [`Error::KeyExists`] (create) |
 //! | 403 with inner code `SecretDisabled` | `Disabled` | [`Error::Backend`] "key '…' is disabled in Azure Key Vault" |
-//! | 401, other 403 (permission, firewall), a failed token request | `Denied` | [`Error::Backend`], Azure's text logged at `warn` |
-//! | no answer (connect, TLS, timeout), 502, 503, 504 | `Unreachable` | [`Error::Unreachable`] |
+//! | 401, other 403 (permission, firewall), a refused token request | `Denied` | [`Error::Backend`], Azure's text logged at `warn` |
+//! | no answer from the vault or the token endpoint (connect, TLS, timeout), 502, 503, 504 | `Unreachable` | [`Error::Unreachable`] |
 //! | anything else (400, 500, an unparsable body) | `Other` | [`Error::Backend`] |
 //!
 //! Messages name the operation and the secret and carry Key Vault's code
@@ -72,9 +72,25 @@ pub(super) fn classify(err: &azure_core::Error) -> Failure {
             }
         }
         ErrorKind::Connection | ErrorKind::Io => Failure::Unreachable(chain(err)),
+        // A token request that got no answer is an outage, not a denial.
+        ErrorKind::Credential if unanswered(err) => Failure::Unreachable(chain(err)),
         ErrorKind::Credential => Failure::Denied(chain(err)),
         _ => Failure::Other(chain(err)),
     }
+}
+
+/// Whether a source of `err` is a connection or I/O failure.
+fn unanswered(err: &azure_core::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(e) = s.downcast_ref::<azure_core::Error>()
+            && matches!(e.kind(), ErrorKind::Connection | ErrorKind::Io)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The error and its sources on one line.
