@@ -21,7 +21,8 @@ use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 fn parse(section: Value) -> Result<KeystoreConfig, String> {
-    KeystoreConfig::deserialize(json!({ "azure": { "keyvault": section } })).map_err(|e| e.to_string())
+    KeystoreConfig::deserialize(json!({ "azure": { "keyvault": section } }))
+        .map_err(|e| e.to_string())
 }
 
 async fn open_with(section: Value) -> Arc<dyn Keystore> {
@@ -56,15 +57,21 @@ async fn conforms_against_the_contract_mock() {
     let mock = Mock::start(3).await;
     let store = open(&mock).await;
     run_suite(Arc::clone(&store)).await;
-    assert_eq!(mock.unexpected(), Vec::<String>::new(), "requests outside the contract");
+    assert_eq!(
+        mock.unexpected(),
+        Vec::<String>::new(),
+        "requests outside the contract"
+    );
     let log = mock.log();
     assert!(
-        log.iter().any(|l| l.starts_with("GET /secrets?") && l.contains("%24skiptoken=") || l.contains("$skiptoken=")),
+        log.iter().any(|l| l.starts_with("GET /secrets?")
+            && (l.contains("%24skiptoken=") || l.contains("$skiptoken="))),
         "the suite's listings must have followed a nextLink: {:?}",
         &log[..log.len().min(20)]
     );
     assert!(
-        log.iter().any(|l| l.starts_with("POST /") && l.contains("/oauth2/v2.0/token")),
+        log.iter()
+            .any(|l| l.starts_with("POST /") && l.contains("/oauth2/v2.0/token")),
         "the token came from the mock's authority"
     );
 }
@@ -140,7 +147,10 @@ async fn a_soft_deleted_name_exists_for_create() {
     store.create("k", b"v").await.unwrap();
     mock.vault(|v| v.soft_delete("k"));
     assert!(matches!(store.get("k").await, Err(Error::NotFound)));
-    assert!(matches!(store.create("k", b"w").await, Err(Error::KeyExists)));
+    assert!(matches!(
+        store.create("k", b"w").await,
+        Err(Error::KeyExists)
+    ));
     assert!(store.list("", "", 0).await.unwrap().names.is_empty());
     // Our own delete purges: the name is free again at once.
     store.create("other", b"v").await.unwrap();
@@ -158,8 +168,15 @@ async fn disabled_expired_and_not_yet_valid_secrets_read_as_errors() {
     mock.vault(|v| v.latest("k").enabled = false);
     assert_backend(store.get("k").await, "disabled in Azure Key Vault");
     assert_backend(store.get_versioned("k").await, "disabled");
-    assert!(matches!(store.create("k", b"w").await, Err(Error::KeyExists)));
-    assert_eq!(store.list("", "", 0).await.unwrap().names, ["k"], "still listed");
+    assert!(matches!(
+        store.create("k", b"w").await,
+        Err(Error::KeyExists)
+    ));
+    assert_eq!(
+        store.list("", "", 0).await.unwrap().names,
+        ["k"],
+        "still listed"
+    );
     mock.vault(|v| v.latest("k").enabled = true);
     assert_eq!(store.get("k").await.unwrap().as_slice(), b"v");
 
@@ -188,7 +205,10 @@ async fn keys_are_stored_in_kes_layout() {
     assert_eq!(content_type, None);
 
     mock.vault(|v| v.set("from-kes", "{\"bytes\":\"AAAA\"}"));
-    assert_eq!(store.get("from-kes").await.unwrap().as_slice(), b"{\"bytes\":\"AAAA\"}");
+    assert_eq!(
+        store.get("from-kes").await.unwrap().as_slice(),
+        b"{\"bytes\":\"AAAA\"}"
+    );
 
     store.create("binary", &[0xff, 0x00, 0xfe]).await.unwrap();
     let (value, content_type) = mock.vault(|v| {
@@ -196,10 +216,19 @@ async fn keys_are_stored_in_kes_layout() {
         (l.value.clone(), l.content_type.clone())
     });
     assert_eq!(value, "/wD+");
-    assert_eq!(content_type.as_deref(), Some("application/vnd.kes-rs.base64"));
-    assert_eq!(store.get("binary").await.unwrap().as_slice(), [0xff, 0x00, 0xfe]);
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/vnd.kes-rs.base64")
+    );
+    assert_eq!(
+        store.get("binary").await.unwrap().as_slice(),
+        [0xff, 0x00, 0xfe]
+    );
 
-    assert!(matches!(store.create("a_b", b"v").await, Err(Error::InvalidName)));
+    assert!(matches!(
+        store.create("a_b", b"v").await,
+        Err(Error::InvalidName)
+    ));
 }
 
 #[tokio::test]
@@ -208,30 +237,46 @@ async fn a_concurrent_writer_in_another_process_is_detected() {
     let store = open(&mock).await;
 
     mock.vault(|v| v.interpose.insert("new".to_owned(), "theirs".to_owned()));
-    assert_backend(store.create("new", b"ours").await, "another client wrote the secret concurrently");
+    assert_backend(
+        store.create("new", b"ours").await,
+        "another client wrote the secret concurrently",
+    );
 
     store.create("k", b"1").await.unwrap();
     let read = store.get_versioned("k").await.unwrap();
     mock.vault(|v| v.interpose.insert("k".to_owned(), "theirs".to_owned()));
-    assert_backend(store.update("k", &read.revision, b"2").await, "another client wrote the secret concurrently");
+    assert_backend(
+        store.update("k", &read.revision, b"2").await,
+        "another client wrote the secret concurrently",
+    );
 
     // A write between our read and our update is a plain conflict.
     let read = store.get_versioned("k").await.unwrap();
     mock.vault(|v| v.set("k", "third"));
-    assert!(matches!(store.update("k", &read.revision, b"3").await, Err(Error::Conflict)));
+    assert!(matches!(
+        store.update("k", &read.revision, b"3").await,
+        Err(Error::Conflict)
+    ));
     assert_eq!(store.get("k").await.unwrap().as_slice(), b"third");
 }
 
 #[test]
 fn the_section_is_validated() {
     let creds = json!({"tenant_id": "t", "client_id": "c", "client_secret": "s"});
-    let ok = parse(json!({"endpoint": "https://v.vault.azure.net/", "credentials": creds})).unwrap();
+    let ok =
+        parse(json!({"endpoint": "https://v.vault.azure.net/", "credentials": creds})).unwrap();
     let debug = format!("{ok:?}");
     assert!(debug.contains("https://v.vault.azure.net\""), "{debug}");
-    assert!(!debug.contains("\"s\""), "the client secret is never shown: {debug}");
+    assert!(
+        !debug.contains("\"s\""),
+        "the client secret is never shown: {debug}"
+    );
     parse(json!({"endpoint": "https://v", "managed_identity": {"client_id": "m"}})).unwrap();
     let cases = [
-        (json!({"credentials": creds}), "keystore.azure.keyvault.endpoint: no endpoint specified"),
+        (
+            json!({"credentials": creds}),
+            "keystore.azure.keyvault.endpoint: no endpoint specified",
+        ),
         (
             json!({"endpoint": "http://v", "credentials": creds}),
             "keystore.azure.keyvault.endpoint: invalid URL 'http://v': not an https URL",

@@ -220,9 +220,7 @@ impl Section {
             text(&creds.client_secret),
         );
         let any_creds = tenant_id.is_some() || client_id.is_some() || secret.is_some();
-        let identity = self
-            .managed_identity
-            .and_then(|m| text(&m.client_id));
+        let identity = self.managed_identity.and_then(|m| text(&m.client_id));
         let credential = match (any_creds, identity) {
             (true, Some(_)) => {
                 return Err(
@@ -231,20 +229,24 @@ impl Section {
                 );
             }
             (true, None) => Credential::ClientSecret {
-                tenant_id: tenant_id
-                    .ok_or("keystore.azure.keyvault.credentials.tenant_id: no tenant ID specified")?,
-                client_id: client_id
-                    .ok_or("keystore.azure.keyvault.credentials.client_id: no client ID specified")?,
+                tenant_id: tenant_id.ok_or(
+                    "keystore.azure.keyvault.credentials.tenant_id: no tenant ID specified",
+                )?,
+                client_id: client_id.ok_or(
+                    "keystore.azure.keyvault.credentials.client_id: no client ID specified",
+                )?,
                 secret: ClientSecret::new(secret.ok_or(
                     "keystore.azure.keyvault.credentials.client_secret: no client secret specified",
                 )?),
             },
             (false, Some(client_id)) => Credential::ManagedIdentity { client_id },
             (false, None) => {
-                return Err("keystore.azure.keyvault: no authentication method specified \
+                return Err(
+                    "keystore.azure.keyvault: no authentication method specified \
                             (credentials or managed_identity; this build has no default \
                             Azure credential chain)"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
         };
         let authority_host = match text(&self.authority_host) {

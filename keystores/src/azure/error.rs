@@ -40,7 +40,9 @@ pub(super) enum Failure {
 fn inner_code(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let error = v.get("error")?;
-    let inner = error.get("innererror").or_else(|| error.get("innerError"))?;
+    let inner = error
+        .get("innererror")
+        .or_else(|| error.get("innerError"))?;
     inner.get("code")?.as_str().map(str::to_owned)
 }
 
@@ -54,9 +56,7 @@ pub(super) fn classify(err: &azure_core::Error) -> Failure {
             raw_response,
         } => {
             let code = u16::from(*status);
-            let inner = raw_response
-                .as_ref()
-                .and_then(|r| inner_code(r.body()));
+            let inner = raw_response.as_ref().and_then(|r| inner_code(r.body()));
             let msg = match (error_code, &inner) {
                 (Some(c), Some(i)) => format!("{text} ({c}/{i}, HTTP {code})"),
                 (Some(c), None) => format!("{text} ({c}, HTTP {code})"),
@@ -122,7 +122,9 @@ impl Failure {
             Failure::Disabled => Error::backend(format!(
                 "{what}: the secret is disabled in Azure Key Vault (enable it to use the key)"
             )),
-            Failure::Other(msg) | Failure::Conflict(msg) => Error::backend(format!("{what}: {msg}")),
+            Failure::Other(msg) | Failure::Conflict(msg) => {
+                Error::backend(format!("{what}: {msg}"))
+            }
             Failure::Missing => Error::backend(format!("{what}: not found")),
         }
     }

@@ -114,9 +114,7 @@ impl Ops<'_> {
     /// there is no such secret.
     pub(super) async fn current(&self, name: &str) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
         let secret = match self.client.get_secret(name, None).await {
-            Ok(resp) => resp
-                .into_model()
-                .map_err(|e| to_error(&e, "read", name))?,
+            Ok(resp) => resp.into_model().map_err(|e| to_error(&e, "read", name))?,
             Err(e) => {
                 return Err(match classify(&e) {
                     Failure::Missing => Error::NotFound,
@@ -131,16 +129,20 @@ impl Ops<'_> {
 
     /// Adds a version holding `value`; returns its version id. Errors are
     /// returned unclassified.
-    async fn set(&self, name: &str, value: &[u8]) -> Result<Result<String, azure_core::Error>, Error> {
+    async fn set(
+        &self,
+        name: &str,
+        value: &[u8],
+    ) -> Result<Result<String, azure_core::Error>, Error> {
         let (text, content_type) = encode(value);
         let params = SetSecretParameters {
             value: Some(text.to_string()),
             content_type,
             ..SetSecretParameters::default()
         };
-        let body = params
-            .try_into()
-            .map_err(|e: azure_core::Error| Error::backend(format!("azure: failed to encode '{name}': {e}")))?;
+        let body = params.try_into().map_err(|e: azure_core::Error| {
+            Error::backend(format!("azure: failed to encode '{name}': {e}"))
+        })?;
         match self.client.set_secret(name, body, None).await {
             Ok(resp) => {
                 let secret = resp.into_model().map_err(|e| to_error(&e, "write", name))?;

@@ -169,7 +169,8 @@ fn test_pki() -> (
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca = CertificateParams::new(Vec::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "azure mock CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "azure mock CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -229,7 +230,12 @@ impl Reply {
     }
 
     /// Key Vault's error body `{"error":{"code","message"[,"innererror"]}}`.
-    pub(crate) fn kv_error(status: StatusCode, code: &str, message: &str, inner: Option<&str>) -> Reply {
+    pub(crate) fn kv_error(
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        inner: Option<&str>,
+    ) -> Reply {
         let mut error = json!({"code": code, "message": message});
         if let Some(inner) = inner {
             error["innererror"] = json!({"code": inner});
@@ -240,15 +246,14 @@ impl Reply {
 
 async fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let path = parts.uri.path().to_owned();
-    let query: HashMap<String, String> = parts
-        .uri
-        .query()
-        .map(|q| {
-            url_decode_pairs(q)
-        })
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let query: HashMap<String, String> =
+        parts.uri.query().map(url_decode_pairs).unwrap_or_default();
     let line = format!("{} {}", parts.method, parts.uri);
     let reply = {
         let mut st = state.lock().unwrap();
@@ -371,7 +376,11 @@ fn token(st: &mut State, parts: &http::request::Parts, tenant: &str, body: &Byte
             "AADSTS70011: The provided request must include a 'scope' input parameter.",
         );
     }
-    let token = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+    let token = format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    );
     st.tokens.insert(token.clone());
     Reply::json(
         StatusCode::OK,

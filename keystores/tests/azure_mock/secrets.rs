@@ -108,17 +108,21 @@ impl Vault {
     pub fn set(&mut self, name: &str, value: &str) -> String {
         let t = now();
         let id = format!("{:032x}", rand::random::<u128>());
-        self.live.entry(name.to_owned()).or_default().versions.push(Version {
-            id: id.clone(),
-            value: value.to_owned(),
-            tags: None,
-            content_type: None,
-            enabled: true,
-            nbf: None,
-            exp: None,
-            created: t,
-            updated: t,
-        });
+        self.live
+            .entry(name.to_owned())
+            .or_default()
+            .versions
+            .push(Version {
+                id: id.clone(),
+                value: value.to_owned(),
+                tags: None,
+                content_type: None,
+                enabled: true,
+                nbf: None,
+                exp: None,
+                created: t,
+                updated: t,
+            });
         id
     }
 }
@@ -200,7 +204,9 @@ pub(super) fn route(
         }
         None => {
             st.unexpected.push(line);
-            return bad("The api-version query parameter (?api-version=) is required for all requests.");
+            return bad(
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            );
         }
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -249,7 +255,10 @@ fn set(st: &mut State, name: &str, body: &Bytes) -> Reply {
         id: format!("{:032x}", rand::random::<u128>()),
         value: value.clone(),
         tags: req.get("tags").cloned().filter(|t| !t.is_null()),
-        content_type: req.get("contentType").and_then(Value::as_str).map(str::to_owned),
+        content_type: req
+            .get("contentType")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         enabled: attrs
             .and_then(|a| a.get("enabled"))
             .and_then(Value::as_bool)
@@ -299,7 +308,11 @@ fn list(st: &mut State, query: &HashMap<String, String>, name: Option<&str>) -> 
         None => st.vault.page_size,
         Some(n) => match n.parse::<usize>() {
             Ok(n) if (1..=MAX_RESULTS).contains(&n) => n.min(st.vault.page_size),
-            _ => return bad(&format!("Invalid maxresults: {n}. It must be between 1 and 25.")),
+            _ => {
+                return bad(&format!(
+                    "Invalid maxresults: {n}. It must be between 1 and 25."
+                ));
+            }
         },
     };
     // (sort key, item), sorted by key so a `$skiptoken` (the last key
@@ -309,7 +322,11 @@ fn list(st: &mut State, query: &HashMap<String, String>, name: Option<&str>) -> 
             .vault
             .live
             .iter()
-            .filter_map(|(n, s)| s.versions.last().map(|v| (n.clone(), item(&st.base, n, v, false))))
+            .filter_map(|(n, s)| {
+                s.versions
+                    .last()
+                    .map(|v| (n.clone(), item(&st.base, n, v, false)))
+            })
             .collect(),
         Some(n) => st
             .vault
@@ -327,10 +344,15 @@ fn list(st: &mut State, query: &HashMap<String, String>, name: Option<&str>) -> 
     let start = match query.get("$skiptoken") {
         None => 0,
         Some(token) => {
-            let Some(after) = hex::decode(token).ok().and_then(|b| String::from_utf8(b).ok()) else {
+            let Some(after) = hex::decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            else {
                 return bad("Invalid $skiptoken.");
             };
-            all.iter().position(|(k, _)| *k > after).unwrap_or(all.len())
+            all.iter()
+                .position(|(k, _)| *k > after)
+                .unwrap_or(all.len())
         }
     };
     let page: Vec<(String, Value)> = all.iter().skip(start).take(size).cloned().collect();
