@@ -123,7 +123,9 @@ impl KeystoreConfig {
 /// the section and lists the built-in ones); otherwise the backend's own
 /// open errors (fs: [`Error::Backend`] if the directory cannot be created or
 /// read; vault: [`Error::Unreachable`] if Vault cannot be reached, else
-/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file).
+/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file;
+/// azure: [`Error::Backend`] for an unreadable `tls.ca` — no request is
+/// sent until the first operation).
 pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
     match config {
         #[cfg(feature = "memory")]
