@@ -23,11 +23,14 @@
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
+//! - `azure` (feature `azure`): [`AzureKeystore`], Azure Key Vault secrets
+//!   in KES's layout (official Azure SDK), with per-process locks and
+//!   detection of cross-process write races.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`, `vault`. A backend whose feature is off still parses in
+//! `memory`, `vault`, `azure`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -44,6 +47,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "azure")]
+mod azure;
 mod config;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -56,6 +61,8 @@ mod text;
 #[cfg(feature = "vault")]
 mod vault;
 
+#[cfg(feature = "azure")]
+pub use azure::{AzureConfig, AzureKeystore};
 pub use config::{KeystoreConfig, open};
 #[cfg(feature = "fs")]
 pub use fs::FsKeystore;

@@ -96,12 +96,12 @@ mod tests {
 
     #[test]
     fn a_section_not_built_is_rejected_at_load_naming_it() {
-        let text = format!("{BASE}keystore:\n  azure:\n    keyvault:\n      endpoint: x\n");
+        let text = format!("{BASE}keystore:\n  fortanix:\n    sdkms:\n      endpoint: x\n");
         let err = parse(&text, Path::new("."), |_| None).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "config: keystore.azure.keyvault: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault)"
+            "config: keystore.fortanix.sdkms: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault, keystore.azure.keyvault)"
         );
     }
 }

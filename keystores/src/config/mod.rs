@@ -47,6 +47,9 @@ pub enum KeystoreConfig {
     /// `keystore.vault`: HashiCorp Vault / OpenBao K/V v1 or v2.
     #[cfg(feature = "vault")]
     Vault(Box<crate::VaultConfig>),
+    /// `keystore.azure.keyvault`: Azure Key Vault secrets.
+    #[cfg(feature = "azure")]
+    Azure(Box<crate::AzureConfig>),
     /// A keystore KES knows but this build does not include (its backend is
     /// not written yet or its cargo feature is off). It parses, so KES
     /// configs load; [`KeystoreConfig::check`] and [`open`] report it.
@@ -87,6 +90,8 @@ impl KeystoreConfig {
             }
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(config) => config.resolve_paths(base),
+            #[cfg(feature = "azure")]
+            KeystoreConfig::Azure(config) => config.resolve_paths(base),
             KeystoreConfig::NotBuilt { .. } => {
                 let _ = base;
             }
@@ -104,6 +109,8 @@ impl KeystoreConfig {
             KeystoreConfig::Fs { .. } => Ok(()),
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(_) => Ok(()),
+            #[cfg(feature = "azure")]
+            KeystoreConfig::Azure(_) => Ok(()),
             KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
         }
     }
@@ -116,7 +123,9 @@ impl KeystoreConfig {
 /// the section and lists the built-in ones); otherwise the backend's own
 /// open errors (fs: [`Error::Backend`] if the directory cannot be created or
 /// read; vault: [`Error::Unreachable`] if Vault cannot be reached, else
-/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file).
+/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file;
+/// azure: [`Error::Backend`] for an unreadable `tls.ca` — no request is
+/// sent until the first operation).
 pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
     match config {
         #[cfg(feature = "memory")]
@@ -131,6 +140,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
         }
         #[cfg(feature = "vault")]
         KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
+        #[cfg(feature = "azure")]
+        KeystoreConfig::Azure(config) => Ok(Arc::new(crate::AzureKeystore::connect(config).await?)),
         KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
     }
 }
@@ -143,6 +154,9 @@ fn not_built(section: &str) -> Error {
     }
     if cfg!(feature = "vault") {
         built.push("keystore.vault");
+    }
+    if cfg!(feature = "azure") {
+        built.push("keystore.azure.keyvault");
     }
     let built = if built.is_empty() {
         "none".to_owned()
@@ -221,6 +235,16 @@ fn entry<'de, A: MapAccess<'de>>(
             .next_value()
             .map_err(|e| de::Error::custom(format!("keystore.vault: {e}")))?;
         return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Vault(Box::new(c)))));
+    }
+    #[cfg(feature = "azure")]
+    if name == "azure" {
+        let section: Option<crate::azure::Service> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.azure: {e}")))?;
+        return Ok(section.map(|s| match s.into_config() {
+            Some(c) => c.map(|c| KeystoreConfig::Azure(Box::new(c))),
+            None => Err("keystore.azure: no keyvault section specified".to_owned()),
+        }));
     }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {

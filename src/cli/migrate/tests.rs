@@ -366,13 +366,13 @@ fn a_missing_or_unbuilt_keystore_is_a_config_error() {
         );
     }
     let err = parse(
-        "keystore:\n  azure:\n    keyvault:\n      endpoint: https://v\n",
+        "keystore:\n  fortanix:\n    sdkms:\n      endpoint: https://v\n",
         &[],
     )
     .unwrap_err();
     assert!(
         err.to_string().starts_with(
-            "config: keystore.azure.keyvault: this keystore is not supported by this build yet"
+            "config: keystore.fortanix.sdkms: this keystore is not supported by this build yet"
         ),
         "{err}"
     );
