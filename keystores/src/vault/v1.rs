@@ -20,7 +20,7 @@ use super::error::Failure;
 use super::kv::{Ctx, Fields};
 use zeroize::Zeroizing;
 
-use crate::{Error, Page, Revision};
+use crate::{Error, Revision};
 
 /// The revision of stored fields.
 fn revision(fields: &Fields) -> Revision {

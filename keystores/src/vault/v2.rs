@@ -31,7 +31,7 @@ use super::error::Failure;
 use super::kv::{Ctx, Fields};
 use zeroize::Zeroizing;
 
-use crate::{Error, Page, Revision};
+use crate::{Error, Revision};
 
 fn revision(version: u64, created_time: &str) -> Revision {
     let mut bytes = version.to_be_bytes().to_vec();
