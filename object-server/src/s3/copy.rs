@@ -9,9 +9,8 @@ use s3s::dto::*;
 use super::checksum::Algo;
 use super::checksum_ops::{self, WritePlan};
 use super::io::{self, Decode};
-use super::object::{
-    ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
-};
+use super::object::{ContentHeaders, new_meta, stored_content_encoding};
+use super::object::{check_copy_source, seal_object_meta};
 use super::{
     MAX_OBJECT_SIZE, ObjectServer, layout, parse_http_date, part_numbers, set_sse, timestamp,
     user_metadata,
@@ -125,20 +124,7 @@ impl ObjectServer {
         let requested = self
             .sse
             .requested(&headers, WriteOp::Other, true, default.as_ref())?;
-        check_sizes(&src.meta, src_state.is_encrypted())?;
-        let src_etag = match &src_keyed {
-            Some(k) => k.client_etag(&src.meta.etag),
-            None => src.meta.etag.clone(),
-        };
-        check_conditions(
-            &src_etag,
-            src.meta.last_modified_ns,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-            Error::PreconditionFailed,
-        )?;
+        check_copy_source!(input, src, src_keyed, src_state.is_encrypted());
         let user = if replace {
             user_metadata(input.metadata.as_ref())?
         } else {
@@ -203,17 +189,7 @@ impl ObjectServer {
         }
         meta.size = out.size;
         meta.stored_size = out.stored_size;
-        let (etag, sse) = match &dest {
-            Some(k) => {
-                k.state().write_metadata(&mut meta.internal, false);
-                meta.etag = k.seal_etag(out.md5, None)?;
-                (k.client_etag(&meta.etag), k.response())
-            }
-            None => {
-                meta.etag = hex::encode(out.md5);
-                (meta.etag.clone(), ResponseSse::default())
-            }
-        };
+        let (etag, sse) = seal_object_meta(&mut meta, dest.as_ref(), out.md5, None)?;
         temp.finish(&meta).await?;
         self.store.commit_object(bucket, key, temp).await?;
         Ok(copy_output(&meta, etag, &sse))

@@ -45,6 +45,54 @@ impl ReadSetup {
     }
 }
 
+/// The [`ReadRequest`] of a `GetObject` or `HeadObject` input (the two DTOs name these
+/// fields alike); `$data` is true for GET.
+macro_rules! read_request {
+    ($input:expr, $data:expr) => {
+        ReadRequest {
+            bucket: &$input.bucket,
+            key: &$input.key,
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+            range: $input.range.as_ref(),
+            part_number: $input.part_number,
+            data: $data,
+            checksum: checksum_ops::enabled($input.checksum_mode.as_ref()),
+        }
+    };
+}
+
+/// A `GetObject` or `HeadObject` output carrying the object's headers, checksum and SSE
+/// headers from a [`ReadSetup`] (the two DTOs name these fields alike), plus `extra` fields.
+macro_rules! object_output {
+    ($ty:ident, $setup:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let meta = &$setup.handle.meta;
+        let mut output = $ty {
+            $($field: $value,)*
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: i64::try_from($setup.len).ok(),
+            content_range: $setup.content_range.clone(),
+            content_type: meta.content_type.clone(),
+            content_encoding: meta.content_encoding.clone(),
+            content_disposition: meta.content_disposition.clone(),
+            content_language: meta.content_language.clone(),
+            cache_control: meta.cache_control.clone(),
+            expires: meta.expires.as_deref().and_then(parse_http_date),
+            e_tag: Some(ETag::Strong($setup.etag.clone())),
+            last_modified: Some(timestamp(meta.last_modified_ns)),
+            metadata: metadata_out(&meta.user_metadata),
+            parts_count: $setup.parts_count,
+            checksum_type: $setup.checksum.as_ref().map(|c| c.kind.dto()),
+            ..Default::default()
+        };
+        set_checksum!(output, $setup.checksum.as_ref());
+        set_sse!(output, $setup.sse);
+        with_context(output, &$setup.sse)
+    }};
+}
+
 /// Inputs common to GET and HEAD.
 struct ReadRequest<'a> {
     bucket: &'a str,
@@ -158,21 +206,7 @@ impl ObjectServer {
     ) -> Result<S3Response<GetObjectOutput>> {
         let S3Request { input, headers, .. } = req;
         let setup = self
-            .setup_read(
-                &headers,
-                ReadRequest {
-                    bucket: &input.bucket,
-                    key: &input.key,
-                    if_match: input.if_match.as_ref(),
-                    if_none_match: input.if_none_match.as_ref(),
-                    if_modified_since: input.if_modified_since.as_ref(),
-                    if_unmodified_since: input.if_unmodified_since.as_ref(),
-                    range: input.range.as_ref(),
-                    part_number: input.part_number,
-                    data: true,
-                    checksum: checksum_ops::enabled(input.checksum_mode.as_ref()),
-                },
-            )
+            .setup_read(&headers, read_request!(input, true))
             .await?;
         let body = io::read_plaintext(
             setup.handle.file.clone(),
@@ -182,28 +216,9 @@ impl ObjectServer {
             setup.offset,
             setup.len,
         );
-        let meta = &setup.handle.meta;
-        let mut output = GetObjectOutput {
-            body: Some(body.into_blob()),
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: i64::try_from(setup.len).ok(),
-            content_range: setup.content_range.clone(),
-            content_type: meta.content_type.clone(),
-            content_encoding: meta.content_encoding.clone(),
-            content_disposition: meta.content_disposition.clone(),
-            content_language: meta.content_language.clone(),
-            cache_control: meta.cache_control.clone(),
-            expires: meta.expires.as_deref().and_then(parse_http_date),
-            e_tag: Some(ETag::Strong(setup.etag.clone())),
-            last_modified: Some(timestamp(meta.last_modified_ns)),
-            metadata: metadata_out(&meta.user_metadata),
-            parts_count: setup.parts_count,
-            checksum_type: setup.checksum.as_ref().map(|c| c.kind.dto()),
-            ..Default::default()
-        };
-        set_checksum!(output, setup.checksum.as_ref());
-        set_sse!(output, setup.sse);
-        Ok(with_context(output, &setup.sse))
+        Ok(object_output!(GetObjectOutput, setup, {
+            body: Some(body.into_blob())
+        }))
     }
 
     pub(super) async fn do_head_object(
@@ -212,42 +227,8 @@ impl ObjectServer {
     ) -> Result<S3Response<HeadObjectOutput>> {
         let S3Request { input, headers, .. } = req;
         let setup = self
-            .setup_read(
-                &headers,
-                ReadRequest {
-                    bucket: &input.bucket,
-                    key: &input.key,
-                    if_match: input.if_match.as_ref(),
-                    if_none_match: input.if_none_match.as_ref(),
-                    if_modified_since: input.if_modified_since.as_ref(),
-                    if_unmodified_since: input.if_unmodified_since.as_ref(),
-                    range: input.range.as_ref(),
-                    part_number: input.part_number,
-                    data: false,
-                    checksum: checksum_ops::enabled(input.checksum_mode.as_ref()),
-                },
-            )
+            .setup_read(&headers, read_request!(input, false))
             .await?;
-        let meta = &setup.handle.meta;
-        let mut output = HeadObjectOutput {
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: i64::try_from(setup.len).ok(),
-            content_range: setup.content_range.clone(),
-            content_type: meta.content_type.clone(),
-            content_encoding: meta.content_encoding.clone(),
-            content_disposition: meta.content_disposition.clone(),
-            content_language: meta.content_language.clone(),
-            cache_control: meta.cache_control.clone(),
-            expires: meta.expires.as_deref().and_then(parse_http_date),
-            e_tag: Some(ETag::Strong(setup.etag.clone())),
-            last_modified: Some(timestamp(meta.last_modified_ns)),
-            metadata: metadata_out(&meta.user_metadata),
-            parts_count: setup.parts_count,
-            checksum_type: setup.checksum.as_ref().map(|c| c.kind.dto()),
-            ..Default::default()
-        };
-        set_checksum!(output, setup.checksum.as_ref());
-        set_sse!(output, setup.sse);
-        Ok(with_context(output, &setup.sse))
+        Ok(object_output!(HeadObjectOutput, setup, {}))
     }
 }

@@ -37,6 +37,29 @@ pub struct WriteOutcome {
     pub digests: Digests,
 }
 
+/// [`write_body`] for a request body that may be absent (an absent body is an empty
+/// object), bounded by `MAX_OBJECT_SIZE`; then checks `Content-MD5` when one was sent
+/// ([`Error::BadDigest`] on a mismatch).
+pub async fn write_request_body(
+    temp: &mut TempFile,
+    body: Option<StreamingBlob>,
+    key: Option<&Key32>,
+    algos: &[Algo],
+    content_md5: Option<[u8; 16]>,
+) -> Result<WriteOutcome> {
+    let out = match body {
+        Some(body) => write_body(temp, body, key, super::MAX_OBJECT_SIZE, algos).await?,
+        None => {
+            let empty = futures_util::stream::empty::<std::io::Result<Bytes>>();
+            write_body(temp, empty, key, 0, algos).await?
+        }
+    };
+    match content_md5 {
+        Some(expected) if expected != out.md5 => Err(Error::BadDigest),
+        _ => Ok(out),
+    }
+}
+
 /// Writes `body` into `temp`, sealing it as one DARE stream when `key` is given, computing the
 /// MD5 and the `algos` checksums of the plaintext. Stops with `EntityTooLarge` past `max_size`
 /// plaintext bytes.

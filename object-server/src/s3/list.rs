@@ -170,14 +170,7 @@ impl ObjectServer {
                     .map(|(m, e)| object_entry(m, e, &enc))
                     .collect(),
             ),
-            common_prefixes: Some(
-                p.prefixes
-                    .iter()
-                    .map(|c| CommonPrefix {
-                        prefix: Some(enc(c)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&p.prefixes, &enc)),
             delimiter: input.delimiter.as_deref().map(&enc),
             encoding_type: input.encoding_type.clone(),
             request_charged: None,
@@ -242,20 +235,23 @@ impl ObjectServer {
                 None
             },
             contents: Some(contents),
-            common_prefixes: Some(
-                p.prefixes
-                    .iter()
-                    .map(|c| CommonPrefix {
-                        prefix: Some(enc(c)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&p.prefixes, &enc)),
             delimiter: input.delimiter.as_deref().map(&enc),
             encoding_type: input.encoding_type.clone(),
             start_after: input.start_after.as_deref().map(&enc),
             request_charged: None,
         })
     }
+}
+
+/// The `CommonPrefixes` of a listing page, each encoded by `enc` (the `encoding-type`).
+fn common_prefixes(prefixes: &[String], enc: &impl Fn(&str) -> String) -> Vec<CommonPrefix> {
+    prefixes
+        .iter()
+        .map(|c| CommonPrefix {
+            prefix: Some(enc(c)),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,9 +11,8 @@ use s3s::{S3Request, S3Response};
 use super::checksum::set_checksum;
 use super::checksum_ops::{self, CompletingPart, META_UPLOAD_CHECKSUM, UploadConfig, WritePlan};
 use super::io::{self, Decode};
-use super::object::{
-    ContentHeaders, check_conditions, check_sizes, new_meta, stored_content_encoding,
-};
+use super::object::{ContentHeaders, new_meta, stored_content_encoding};
+use super::object::{check_copy_source, part_etags};
 use super::{
     MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, layout, parse_content_md5, part_numbers, set_sse,
     timestamp, unquote, user_metadata, with_context,
@@ -151,39 +150,10 @@ impl ObjectServer {
         let algos = plan.algos();
         let key = keyed.as_ref().map(|k| k.part_key(number));
         let mut temp = self.store.temp_file().await?;
-        let out = match input.body {
-            Some(body) => {
-                io::write_body(&mut temp, body, key.as_ref(), MAX_OBJECT_SIZE, &algos).await?
-            }
-            None => {
-                io::write_body(
-                    &mut temp,
-                    futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
-                    key.as_ref(),
-                    0,
-                    &algos,
-                )
-                .await?
-            }
-        };
-        if let Some(expected) = content_md5
-            && expected != out.md5
-        {
-            return Err(Error::BadDigest);
-        }
+        let out = io::write_request_body(&mut temp, input.body, key.as_ref(), &algos, content_md5)
+            .await?;
         let sum = plan.finish(&out.digests, trailing_headers.as_ref())?;
-        let (stored, etag, sse) = match &keyed {
-            Some(k) => {
-                let stored = k.part_etag(out.md5, content_md5)?;
-                let visible = k.client_etag(&stored);
-                (stored, visible, k.response())
-            }
-            None => (
-                hex::encode(out.md5),
-                hex::encode(out.md5),
-                ResponseSse::default(),
-            ),
-        };
+        let (stored, etag, sse) = part_etags(keyed.as_ref(), out.md5, content_md5)?;
         let meta = PartFileMeta {
             format: crate::storage::file::FORMAT,
             number,
@@ -243,20 +213,7 @@ impl ObjectServer {
                 Error::SseCAlgorithm,
             )
             .await?;
-        check_sizes(&src.meta, src_state.is_encrypted())?;
-        let src_etag = match &src_keyed {
-            Some(k) => k.client_etag(&src.meta.etag),
-            None => src.meta.etag.clone(),
-        };
-        check_conditions(
-            &src_etag,
-            src.meta.last_modified_ns,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-            Error::PreconditionFailed,
-        )?;
+        check_copy_source!(input, src, src_keyed, src_state.is_encrypted());
         let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
         let (offset, len) = copy_source_range(input.copy_source_range.as_ref(), src.meta.size)?;
         let decode = match &src_keyed {
@@ -284,18 +241,7 @@ impl ObjectServer {
         if out.size != len {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }
-        let (stored, etag, sse) = match &keyed {
-            Some(k) => {
-                let stored = k.part_etag(out.md5, None)?;
-                let visible = k.client_etag(&stored);
-                (stored, visible, k.response())
-            }
-            None => (
-                hex::encode(out.md5),
-                hex::encode(out.md5),
-                ResponseSse::default(),
-            ),
-        };
+        let (stored, etag, sse) = part_etags(keyed.as_ref(), out.md5, None)?;
         let last_modified_ns = now_ns();
         let meta = PartFileMeta {
             format: crate::storage::file::FORMAT,

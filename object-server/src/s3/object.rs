@@ -9,6 +9,7 @@ use s3s::dto::*;
 use super::{ObjectServer, format_http_date, unix_seconds, unquote};
 use crate::error::{Error, Result};
 use crate::sse::range::encrypted_size;
+use crate::sse::{Keyed, ResponseSse};
 use crate::storage::ObjectMeta;
 use crate::storage::now_ns;
 
@@ -92,6 +93,68 @@ pub(super) fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
         )))
     }
 }
+
+/// Records a new single-part object's encryption and ETag in `meta` from the MD5 of its
+/// plaintext (`keyed`: the object's fresh key, `None` for a plain object); returns the ETag
+/// the client sees and the SSE response headers.
+pub(super) fn seal_object_meta(
+    meta: &mut ObjectMeta,
+    keyed: Option<&Keyed>,
+    md5: [u8; 16],
+    content_md5: Option<[u8; 16]>,
+) -> Result<(String, ResponseSse)> {
+    Ok(match keyed {
+        Some(k) => {
+            k.state().write_metadata(&mut meta.internal, false);
+            meta.etag = k.seal_etag(md5, content_md5)?;
+            (k.client_etag(&meta.etag), k.response())
+        }
+        None => {
+            meta.etag = hex::encode(md5);
+            (meta.etag.clone(), ResponseSse::default())
+        }
+    })
+}
+
+/// A part's ETags and SSE response headers from the MD5 of its plaintext: `(stored,
+/// visible, sse)`, where `stored` is kept in the part file and `visible` is sent.
+pub(super) fn part_etags(
+    keyed: Option<&Keyed>,
+    md5: [u8; 16],
+    content_md5: Option<[u8; 16]>,
+) -> Result<(String, String, ResponseSse)> {
+    Ok(match keyed {
+        Some(k) => {
+            let stored = k.part_etag(md5, content_md5)?;
+            let visible = k.client_etag(&stored);
+            (stored, visible, k.response())
+        }
+        None => (hex::encode(md5), hex::encode(md5), ResponseSse::default()),
+    })
+}
+
+/// Checks a copy source: its stored sizes against its encryption, then the
+/// `x-amz-copy-source-if-*` conditions against the ETag the client sees (412 on a miss).
+/// `$input` is a CopyObject or UploadPartCopy input (they name the conditions alike).
+macro_rules! check_copy_source {
+    ($input:expr, $src:expr, $src_keyed:expr, $encrypted:expr) => {{
+        super::object::check_sizes(&$src.meta, $encrypted)?;
+        let src_etag = match &$src_keyed {
+            Some(k) => k.client_etag(&$src.meta.etag),
+            None => $src.meta.etag.clone(),
+        };
+        super::object::check_conditions(
+            &src_etag,
+            $src.meta.last_modified_ns,
+            $input.copy_source_if_match.as_ref(),
+            $input.copy_source_if_none_match.as_ref(),
+            $input.copy_source_if_modified_since.as_ref(),
+            $input.copy_source_if_unmodified_since.as_ref(),
+            Error::PreconditionFailed,
+        )?;
+    }};
+}
+pub(super) use check_copy_source;
 
 /// Evaluates If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304).
 pub(super) fn check_conditions(

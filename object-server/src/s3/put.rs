@@ -7,12 +7,13 @@ use s3s::dto::*;
 
 use super::checksum::set_checksum;
 use super::checksum_ops::{self, DEFAULT_ALGO, WritePlan};
+use super::object::seal_object_meta;
 use super::object::{ContentHeaders, new_meta, stored_content_encoding};
 use super::{
     MAX_OBJECT_SIZE, ObjectServer, io, parse_content_md5, set_sse, unquote, user_metadata,
 };
 use crate::error::{Error, Result};
-use crate::sse::{ResponseSse, WriteOp};
+use crate::sse::WriteOp;
 
 impl ObjectServer {
     /// If-Match / If-None-Match on PUT against the current object's visible ETag.
@@ -86,41 +87,13 @@ impl ObjectServer {
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());
-        let out = match input.body {
-            Some(body) => {
-                io::write_body(&mut temp, body, stream_key, MAX_OBJECT_SIZE, &algos).await?
-            }
-            None => {
-                io::write_body(
-                    &mut temp,
-                    futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
-                    stream_key,
-                    0,
-                    &algos,
-                )
-                .await?
-            }
-        };
-        if let Some(expected) = content_md5
-            && expected != out.md5
-        {
-            return Err(Error::BadDigest);
-        }
+        let out =
+            io::write_request_body(&mut temp, input.body, stream_key, &algos, content_md5).await?;
         let sum = plan.finish(&out.digests, trailing_headers.as_ref())?;
         checksum_ops::store(&mut meta, &sum, keyed.as_ref())?;
         meta.size = out.size;
         meta.stored_size = out.stored_size;
-        let (etag, sse) = match &keyed {
-            Some(k) => {
-                k.state().write_metadata(&mut meta.internal, false);
-                meta.etag = k.seal_etag(out.md5, content_md5)?;
-                (k.client_etag(&meta.etag), k.response())
-            }
-            None => {
-                meta.etag = hex::encode(out.md5);
-                (meta.etag.clone(), ResponseSse::default())
-            }
-        };
+        let (etag, sse) = seal_object_meta(&mut meta, keyed.as_ref(), out.md5, content_md5)?;
         temp.finish(&meta).await?;
         self.store.commit_object(bucket, key, temp).await?;
         let mut output = PutObjectOutput {

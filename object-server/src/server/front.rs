@@ -67,32 +67,23 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     type Future = ResponseFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let guard = self.activity.request_started();
-        let activity = self.activity.clone();
-        let id = reply::request_id();
-        let host_id = self.host_id.clone();
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        let done = Done {
+            guard: self.activity.request_started(),
+            activity: self.activity.clone(),
+            id: reply::request_id(),
+            host_id: self.host_id.clone(),
+            method: req.method().clone(),
+            path: req.uri().path().to_owned(),
+        };
         if let Some(refusal) = precheck::check(req.method(), req.uri(), req.headers()) {
-            tracing::debug!(request_id = %id, ?refusal, %method, "request refused from its head");
-            let resp = reply::finish(
-                refusal.response(req.version()),
-                &RequestFacts {
-                    id: &id,
-                    host_id: &host_id,
-                    head: RequestFacts::is_head(&method),
-                    path: &path,
-                },
-            );
-            log_done(&id, &method, &path, resp.status());
+            tracing::debug!(request_id = %done.id, ?refusal, method = %done.method, "request refused from its head");
             // `req` (and its unread body) is dropped here: hyper never reads it.
-            return Box::pin(std::future::ready(Ok(
-                resp.map(|b| ResponseBody::new(b, activity, guard))
-            )));
+            let resp = refusal.response(req.version());
+            return Box::pin(std::future::ready(Ok(done.respond(resp))));
         }
         let s3 = self.s3.clone();
         let metrics = self.metrics.clone();
-        let span = tracing::info_span!("request", request_id = %id);
+        let span = tracing::info_span!("request", request_id = %done.id);
         Box::pin(
             async move {
                 let resp = if req.uri().path() == metrics::PATH {
@@ -100,20 +91,39 @@ impl hyper::service::Service<Request<Incoming>> for Front {
                 } else {
                     s3.call(req.map(s3s::Body::from)).await?
                 };
-                let resp = reply::finish(
-                    resp,
-                    &RequestFacts {
-                        id: &id,
-                        host_id: &host_id,
-                        head: RequestFacts::is_head(&method),
-                        path: &path,
-                    },
-                );
-                log_done(&id, &method, &path, resp.status());
-                Ok(resp.map(|b| ResponseBody::new(b, activity, guard)))
+                Ok(done.respond(resp))
             }
             .instrument(span),
         )
+    }
+}
+
+/// What the end of one request needs: its id, method and path for [`reply::finish`] and the
+/// log line, and its in-flight mark on the connection.
+struct Done {
+    guard: RequestGuard,
+    activity: Arc<Activity>,
+    id: String,
+    host_id: Arc<str>,
+    method: http::Method,
+    path: String,
+}
+
+impl Done {
+    /// Finishes `resp` ([`reply::finish`]), logs the request's end and wraps the body so the
+    /// request stays in flight until hyper has sent it.
+    fn respond(self, resp: Response<s3s::Body>) -> Response<ResponseBody> {
+        let resp = reply::finish(
+            resp,
+            &RequestFacts {
+                id: &self.id,
+                host_id: &self.host_id,
+                head: RequestFacts::is_head(&self.method),
+                path: &self.path,
+            },
+        );
+        log_done(&self.id, &self.method, &self.path, resp.status());
+        resp.map(|b| ResponseBody::new(b, self.activity, self.guard))
     }
 }
 
