@@ -23,11 +23,14 @@
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
+//! - `gcp` (feature `gcp`): [`GcpKeystore`], GCP Secret Manager in KES's
+//!   layout (`projects/<p>/secrets/<name>`, value in version 1), updates as
+//!   etag-guarded new versions.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`, `vault`. A backend whose feature is off still parses in
+//! `memory`, `vault`, `gcp`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -49,6 +52,8 @@ mod config;
 pub mod conformance;
 #[cfg(feature = "fs")]
 mod fs;
+#[cfg(feature = "gcp")]
+mod gcp;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;
@@ -59,6 +64,8 @@ mod vault;
 pub use config::{KeystoreConfig, open};
 #[cfg(feature = "fs")]
 pub use fs::FsKeystore;
+#[cfg(feature = "gcp")]
+pub use gcp::{GcpConfig, GcpKeystore};
 #[cfg(feature = "memory")]
 pub use mem::MemKeystore;
 pub use revision::{Revision, Versioned};

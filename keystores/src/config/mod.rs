@@ -47,6 +47,9 @@ pub enum KeystoreConfig {
     /// `keystore.vault`: HashiCorp Vault / OpenBao K/V v1 or v2.
     #[cfg(feature = "vault")]
     Vault(Box<crate::VaultConfig>),
+    /// `keystore.gcp.secretmanager`: GCP Secret Manager.
+    #[cfg(feature = "gcp")]
+    Gcp(Box<crate::GcpConfig>),
     /// A keystore KES knows but this build does not include (its backend is
     /// not written yet or its cargo feature is off). It parses, so KES
     /// configs load; [`KeystoreConfig::check`] and [`open`] report it.
@@ -87,6 +90,8 @@ impl KeystoreConfig {
             }
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(config) => config.resolve_paths(base),
+            #[cfg(feature = "gcp")]
+            KeystoreConfig::Gcp(_) => {}
             KeystoreConfig::NotBuilt { .. } => {
                 let _ = base;
             }
@@ -104,6 +109,8 @@ impl KeystoreConfig {
             KeystoreConfig::Fs { .. } => Ok(()),
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(_) => Ok(()),
+            #[cfg(feature = "gcp")]
+            KeystoreConfig::Gcp(_) => Ok(()),
             KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
         }
     }
@@ -131,6 +138,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
         }
         #[cfg(feature = "vault")]
         KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
+        #[cfg(feature = "gcp")]
+        KeystoreConfig::Gcp(config) => Ok(Arc::new(crate::GcpKeystore::connect(config).await?)),
         KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
     }
 }
@@ -143,6 +152,9 @@ fn not_built(section: &str) -> Error {
     }
     if cfg!(feature = "vault") {
         built.push("keystore.vault");
+    }
+    if cfg!(feature = "gcp") {
+        built.push("keystore.gcp.secretmanager");
     }
     let built = if built.is_empty() {
         "none".to_owned()
@@ -221,6 +233,13 @@ fn entry<'de, A: MapAccess<'de>>(
             .next_value()
             .map_err(|e| de::Error::custom(format!("keystore.vault: {e}")))?;
         return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Vault(Box::new(c)))));
+    }
+    #[cfg(feature = "gcp")]
+    if name == "gcp" {
+        let section: Option<crate::gcp::Section> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.gcp: {e}")))?;
+        return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Gcp(Box::new(c)))));
     }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {
