@@ -3,8 +3,8 @@
 //!
 //! - **Endpoint.** The REST endpoint from the section (`https://` + KES's
 //!   `host:port`). The library sends `Host: secretmanager.googleapis.com`
-//!   to any endpoint that is not a regional Google one (private endpoints,
-//!   proxies).
+//!   to Google's private endpoints (`private.googleapis.com`, Private
+//!   Service Connect) and the endpoint's own host to anything else.
 //! - **TLS.** The library's own reqwest client on rustls with the platform
 //!   verifier: the system roots, or the PEM bundle named by `SSL_CERT_FILE`
 //!   / `SSL_CERT_DIR`. The library offers no way to pass a CA or an HTTP

@@ -67,6 +67,17 @@ fn describe(code: Code, message: &str, http: Option<u16>) -> String {
 
 /// Classifies an error of the client library.
 pub(super) fn classify(err: &GaxError) -> Failure {
+    if err.is_exhausted() {
+        // The retry policy gave up: what matters is the last attempt's error.
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            if let Some(last) = s.downcast_ref::<GaxError>() {
+                return classify(last);
+            }
+            source = s.source();
+        }
+        return Failure::Unreachable(chain(err));
+    }
     if let Some(status) = err.status() {
         let msg = describe(status.code, &status.message, err.http_status_code());
         return match status.code {

@@ -4,15 +4,16 @@
 //! the pages each follows, `state` for the data model, `auth` for the
 //! token rules).
 //!
-//! Every request must carry `Host: secretmanager.googleapis.com` (the
-//! client library sends it to any non-Google endpoint) and a valid bearer
-//! token; a missing or bad token is answered 401 with Google's body and
+//! Every request must carry `Host: secretmanager.googleapis.com` (or the
+//! mock's own `127.0.0.1`, which the client library names for an endpoint
+//! outside googleapis.com) and a valid bearer token; a missing or bad token is answered 401 with Google's body and
 //! `WWW-Authenticate: Bearer realm="https://accounts.google.com/"`
 //! (<https://cloud.google.com/docs/authentication/troubleshoot-rest>). A
 //! valid token of an account without access is 403 `PERMISSION_DENIED`.
 //! A request the keystore is not expected to send is answered 404 and
 //! recorded in [`Mock::unexpected`], which the tests check is empty.
 #![allow(dead_code, reason = "each test binary uses part of the mock")]
+#![allow(unreachable_pub, reason = "a test module: `pub` is its interface to the test")]
 
 pub mod api;
 pub mod auth;
@@ -35,8 +36,10 @@ use tokio::net::TcpListener;
 pub use auth::ServiceAccount;
 pub use state::{State, VersionState};
 
-/// The Host header the client library sends.
+/// The Host headers Secret Manager answers: Google's, and the loopback
+/// address the client library names for an endpoint outside googleapis.com.
 const HOST: &str = "secretmanager.googleapis.com";
+const LOOPBACK: &str = "127.0.0.1";
 const UNAUTHENTICATED: &str = "Request had invalid authentication credentials. Expected OAuth 2 \
 access token, login cookie or other valid authentication credential. See \
 https://developers.google.com/identity/sign-in/web/devconsole-project.";
@@ -160,8 +163,9 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let query: state::Query = url.query_pairs().into_owned().collect();
     let path = url.path().to_owned();
     sh.state.lock().unwrap().log.push(format!("{method} {path}"));
-    if parts.headers.get("host").and_then(|h| h.to_str().ok()) != Some(HOST) {
-        let (s, b) = api::error(404, "NOT_FOUND", "Unknown host.");
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
+    if host != Some(HOST) && host != Some(LOOPBACK) {
+        let (s, b) = api::error(404, "NOT_FOUND", &format!("Unknown host {host:?}."));
         return answer(s, &b);
     }
     let now = std::time::SystemTime::now()
