@@ -39,13 +39,25 @@ type Test = fn(PathBuf) -> Pin<Box<dyn Future<Output = ()>>>;
 
 const TESTS: &[(&str, Test)] = &[
     ("conforms_against_the_mock", |d| Box::pin(conforms(d))),
-    ("stores_in_kes_layout_and_updates_by_version", |d| Box::pin(kes_layout(d))),
+    ("stores_in_kes_layout_and_updates_by_version", |d| {
+        Box::pin(kes_layout(d))
+    }),
     ("lists_over_several_pages", |d| Box::pin(paging(d))),
-    ("authentication_failures_are_backend_errors", |d| Box::pin(auth_failures(d))),
-    ("a_version_disabled_in_gcp_reads_as_a_clear_error", |d| Box::pin(disabled(d))),
-    ("create_of_an_existing_name_and_half_written_keys", |d| Box::pin(existing(d))),
-    ("concurrent_updates_from_two_stores", |d| Box::pin(two_stores(d))),
-    ("an_unreachable_endpoint_is_unreachable", |d| Box::pin(unreachable(d))),
+    ("authentication_failures_are_backend_errors", |d| {
+        Box::pin(auth_failures(d))
+    }),
+    ("a_version_disabled_in_gcp_reads_as_a_clear_error", |d| {
+        Box::pin(disabled(d))
+    }),
+    ("create_of_an_existing_name_and_half_written_keys", |d| {
+        Box::pin(existing(d))
+    }),
+    ("concurrent_updates_from_two_stores", |d| {
+        Box::pin(two_stores(d))
+    }),
+    ("an_unreachable_endpoint_is_unreachable", |d| {
+        Box::pin(unreachable(d))
+    }),
 ];
 
 fn main() {
@@ -93,7 +105,8 @@ fn write_tls(dir: &Path) {
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca = CertificateParams::new(Vec::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "gcp mock test CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "gcp mock test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -149,7 +162,12 @@ async fn open(endpoint: &str, credentials: Value) -> Arc<dyn Keystore> {
 }
 
 fn version_state(mock: &Mock, id: &str, n: usize) -> Option<VersionState> {
-    mock.with(|s| s.secrets.get(id).and_then(|s| s.versions.get(n - 1)).map(|v| v.state))
+    mock.with(|s| {
+        s.secrets
+            .get(id)
+            .and_then(|s| s.versions.get(n - 1))
+            .map(|v| v.state)
+    })
 }
 
 async fn conforms(dir: PathBuf) {
@@ -172,21 +190,35 @@ async fn kes_layout(dir: PathBuf) {
         assert!(secret.annotations.is_empty(), "KES's layout: no annotation");
         // Written by hand the way KES writes it.
         let mut by_kes = s.new_secret();
-        by_kes.versions.push(s.new_version(b"{\"bytes\":\"AAAA\"}".to_vec()));
+        by_kes
+            .versions
+            .push(s.new_version(b"{\"bytes\":\"AAAA\"}".to_vec()));
         s.secrets.insert("by-kes".to_owned(), by_kes);
     });
-    assert_eq!(store.get("by-kes").await.unwrap().as_slice(), b"{\"bytes\":\"AAAA\"}");
+    assert_eq!(
+        store.get("by-kes").await.unwrap().as_slice(),
+        b"{\"bytes\":\"AAAA\"}"
+    );
 
     // An update is a new version named by the annotation; the old one is
     // disabled so that a reader of version 1 fails instead of reading it.
     let first = store.get_versioned("my-key").await.unwrap();
-    let second = store.update("my-key", &first.revision, b"second").await.unwrap();
+    let second = store
+        .update("my-key", &first.revision, b"second")
+        .await
+        .unwrap();
     mock.with(|s| {
         let secret = &s.secrets["my-key"];
-        assert_eq!(secret.annotations.get("kes-version").map(String::as_str), Some("2"));
+        assert_eq!(
+            secret.annotations.get("kes-version").map(String::as_str),
+            Some("2")
+        );
         assert_eq!(secret.versions[1].data, b"second");
     });
-    assert_eq!(version_state(&mock, "my-key", 1), Some(VersionState::Disabled));
+    assert_eq!(
+        version_state(&mock, "my-key", 1),
+        Some(VersionState::Disabled)
+    );
     let now = store.get_versioned("my-key").await.unwrap();
     assert_eq!(now.value.as_slice(), b"second");
     assert_eq!(now.revision, second);
@@ -197,7 +229,10 @@ async fn kes_layout(dir: PathBuf) {
     ));
     assert_eq!(mock.with(|s| s.secrets["my-key"].versions.len()), 2);
     store.delete("my-key").await.unwrap();
-    assert!(mock.with(|s| !s.secrets.contains_key("my-key")), "all versions deleted");
+    assert!(
+        mock.with(|s| !s.secrets.contains_key("my-key")),
+        "all versions deleted"
+    );
     assert_eq!(mock.unexpected(), Vec::<String>::new());
 }
 
@@ -220,7 +255,10 @@ async fn paging(dir: PathBuf) {
     assert_eq!(page.names, names);
     assert_eq!(page.next, None);
     let pages = mock.with(|s| s.list_continuations) - before;
-    assert!(pages >= 3, "10 secrets in pages of 3: {pages} follow-up pages");
+    assert!(
+        pages >= 3,
+        "10 secrets in pages of 3: {pages} follow-up pages"
+    );
     let page = store.list("", "page-3", 2).await.unwrap();
     assert_eq!(page.names, ["page-3", "page-4"]);
     assert_eq!(page.next.as_deref(), Some("page-5"));
@@ -283,7 +321,10 @@ async fn existing(dir: PathBuf) {
     let (mock, creds) = mock(&dir).await;
     let store = open(&mock.endpoint(), creds).await;
     store.create("k", b"first").await.unwrap();
-    assert!(matches!(store.create("k", b"second").await, Err(Error::KeyExists)));
+    assert!(matches!(
+        store.create("k", b"second").await,
+        Err(Error::KeyExists)
+    ));
     assert_eq!(store.get("k").await.unwrap().as_slice(), b"first");
     assert_eq!(mock.with(|s| s.secrets["k"].versions.len()), 1);
 
@@ -293,7 +334,10 @@ async fn existing(dir: PathBuf) {
         Err(Error::Backend(_) | Error::Unreachable(_)) => {}
         other => panic!("want the add's error, got {other:?}"),
     }
-    assert!(mock.with(|s| !s.secrets.contains_key("failed")), "rolled back");
+    assert!(
+        mock.with(|s| !s.secrets.contains_key("failed")),
+        "rolled back"
+    );
     store.create("failed", b"v").await.unwrap();
 
     // A secret without versions (a create cut short) is not a key, but
@@ -303,7 +347,10 @@ async fn existing(dir: PathBuf) {
         s.secrets.insert("half".to_owned(), secret);
     });
     assert!(matches!(store.get("half").await, Err(Error::NotFound)));
-    assert!(matches!(store.create("half", b"v").await, Err(Error::KeyExists)));
+    assert!(matches!(
+        store.create("half", b"v").await,
+        Err(Error::KeyExists)
+    ));
     store.delete("half").await.unwrap();
     store.create("half", b"v").await.unwrap();
     assert_eq!(store.get("half").await.unwrap().as_slice(), b"v");
@@ -320,22 +367,40 @@ async fn two_stores(dir: PathBuf) {
         let name = format!("race-{round}");
         let (ra, rb) = tokio::join!(a.create(&name, b"from-a"), b.create(&name, b"from-b"));
         let results = [ra, rb];
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
         let start = a.get_versioned(&name).await.unwrap();
         let (ua, ub) = tokio::join!(
             a.update(&name, &start.revision, b"update-a"),
             b.update(&name, &start.revision, b"update-b")
         );
         let results = [ua, ub];
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-        assert!(results.iter().any(|r| matches!(r, Err(Error::Conflict))), "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(
+            results.iter().any(|r| matches!(r, Err(Error::Conflict))),
+            "{results:?}"
+        );
         let now = b.get_versioned(&name).await.unwrap();
         let winner = results.iter().flatten().next().unwrap();
         assert_eq!(&now.revision, winner);
         // The loser's version was destroyed; the winner's is current.
         let states: Vec<VersionState> =
             mock.with(|s| s.secrets[&name].versions.iter().map(|v| v.state).collect());
-        assert_eq!(states.iter().filter(|s| **s == VersionState::Enabled).count(), 1, "{states:?}");
+        assert_eq!(
+            states
+                .iter()
+                .filter(|s| **s == VersionState::Enabled)
+                .count(),
+            1,
+            "{states:?}"
+        );
     }
     assert_eq!(mock.unexpected(), Vec::<String>::new());
 }

@@ -132,7 +132,9 @@ fn endpoint_url(endpoint: &str) -> Result<String, String> {
         format!("https://{}", endpoint.trim_end_matches('/'))
     };
     match reqwest::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/" => {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/" =>
+        {
             Ok(url)
         }
         Ok(_) => Err(format!(
@@ -155,9 +157,8 @@ impl Section {
                 "{SECTION}.project_id: invalid project ID '{project_id}'"
             ));
         }
-        let endpoint = endpoint_url(
-            &text(&sm.endpoint).unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
-        )?;
+        let endpoint =
+            endpoint_url(&text(&sm.endpoint).unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()))?;
         let mut scopes: Vec<String> = sm
             .scopes
             .unwrap_or_default()
@@ -170,7 +171,12 @@ impl Section {
         let credentials = match sm.credentials {
             None => None,
             Some(c) => {
-                let fields = [&c.client_email, &c.client_id, &c.private_key_id, &c.private_key];
+                let fields = [
+                    &c.client_email,
+                    &c.client_id,
+                    &c.private_key_id,
+                    &c.private_key,
+                ];
                 if fields.iter().all(|f| text(f).is_none()) {
                     None
                 } else {
@@ -244,13 +250,19 @@ mod tests {
         let empty = parse(json!({"secretmanager": {"project_id": "p",
             "credentials": {"client_email": "", "private_key": " "}}}))
         .unwrap();
-        assert_eq!(empty.credentials, None, "all-empty credentials = default credentials");
+        assert_eq!(
+            empty.credentials, None,
+            "all-empty credentials = default credentials"
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
         let cases = [
-            (json!({}), "keystore.gcp.secretmanager.project_id: no project ID specified"),
+            (
+                json!({}),
+                "keystore.gcp.secretmanager.project_id: no project ID specified",
+            ),
             (
                 json!({"secretmanager": {"project_id": " "}}),
                 "keystore.gcp.secretmanager.project_id: no project ID specified",

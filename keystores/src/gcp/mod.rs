@@ -31,8 +31,8 @@ use zeroize::Zeroizing;
 
 use crate::{Error, Keystore, Page, Revision, Status, Versioned, validate_name};
 
-pub(crate) use config::Section;
 pub use config::GcpConfig;
+pub(crate) use config::Section;
 
 /// A keystore on GCP Secret Manager.
 pub struct GcpKeystore {

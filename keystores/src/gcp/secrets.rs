@@ -156,9 +156,8 @@ impl Secrets {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        version_number(&version.name).ok_or_else(|| {
-            Failure::Other(format!("unexpected version name '{}'", version.name))
-        })
+        version_number(&version.name)
+            .ok_or_else(|| Failure::Other(format!("unexpected version name '{}'", version.name)))
     }
 
     /// Health: lists at most one secret of the project.
@@ -176,8 +175,8 @@ impl Secrets {
     /// Creates the secret and its version 1 (see the module docs).
     pub(super) async fn create(&self, name: &str, value: &[u8]) -> Result<(), Error> {
         let resource = self.resource(name);
-        let secret =
-            Secret::new().set_replication(Replication::new().set_automatic(replication::Automatic::new()));
+        let secret = Secret::new()
+            .set_replication(Replication::new().set_automatic(replication::Automatic::new()));
         let created = match self
             .client
             .create_secret()
@@ -407,9 +406,7 @@ mod tests {
         let secret = Secret::new().set_etag("\"abc\"");
         let head = head_of(secret.clone(), "r").unwrap();
         assert_eq!(head.version, 1, "no annotation: version 1 (KES's layout)");
-        let moved = secret
-            .clone()
-            .set_annotations([(VERSION_ANNOTATION, "7")]);
+        let moved = secret.clone().set_annotations([(VERSION_ANNOTATION, "7")]);
         let moved = head_of(moved, "r").unwrap();
         assert_eq!(moved.version, 7);
         assert_ne!(moved.revision, head.revision);
@@ -419,7 +416,10 @@ mod tests {
             let s = secret.clone().set_annotations([(VERSION_ANNOTATION, bad)]);
             assert!(matches!(head_of(s, "r"), Err(Error::Backend(_))), "{bad}");
         }
-        assert!(matches!(head_of(Secret::new(), "r"), Err(Error::Backend(_))));
+        assert!(matches!(
+            head_of(Secret::new(), "r"),
+            Err(Error::Backend(_))
+        ));
         assert_eq!(version_number("projects/1/secrets/k/versions/12"), Some(12));
         assert_eq!(version_number("projects/1/secrets/k"), None);
     }

@@ -52,7 +52,9 @@ pub struct Project {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 255
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Routes one authenticated request. `path` is below `/v1/`.
@@ -108,7 +110,11 @@ fn unexpected(st: &mut State, method: &str, path: &str) -> Answer {
 }
 
 fn not_found(base: &str, id: &str) -> Answer {
-    error(404, "NOT_FOUND", &format!("Secret [{base}/{id}] not found."))
+    error(
+        404,
+        "NOT_FOUND",
+        &format!("Secret [{base}/{id}] not found."),
+    )
 }
 
 fn etag_mismatch() -> Answer {
@@ -143,11 +149,7 @@ fn list(st: &mut State, base: &str, q: &Query) -> Answer {
         return error(400, "INVALID_ARGUMENT", "This mock implements no filter.");
     }
     let total = st.secrets.len();
-    let page: Vec<(&String, _)> = st
-        .secrets
-        .range(start..)
-        .take(size + 1)
-        .collect();
+    let page: Vec<(&String, _)> = st.secrets.range(start..).take(size + 1).collect();
     let more = page.len() > size;
     let secrets: Vec<Value> = page
         .iter()
@@ -174,9 +176,12 @@ fn create(st: &mut State, base: &str, q: &Query, body: &Value) -> Answer {
             "Secret ID must be 1-255 characters of [a-zA-Z0-9_-].",
         );
     }
-    if body["replication"]["automatic"].is_null() && body["replication"]["userManaged"].is_null()
-    {
-        return error(400, "INVALID_ARGUMENT", "Replication policy must be specified.");
+    if body["replication"]["automatic"].is_null() && body["replication"]["userManaged"].is_null() {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "Replication policy must be specified.",
+        );
     }
     if st.secrets.contains_key(id) {
         return error(
@@ -186,9 +191,10 @@ fn create(st: &mut State, base: &str, q: &Query, body: &Value) -> Answer {
         );
     }
     let mut secret = st.new_secret();
-    let (Some(labels), Some(annotations)) =
-        (string_map(&body["labels"]), string_map(&body["annotations"]))
-    else {
+    let (Some(labels), Some(annotations)) = (
+        string_map(&body["labels"]),
+        string_map(&body["annotations"]),
+    ) else {
         return error(400, "INVALID_ARGUMENT", "Invalid labels or annotations.");
     };
     secret.labels = labels;
@@ -203,14 +209,25 @@ fn add_version(st: &mut State, base: &str, id: &str, body: &Value, ints: bool) -
         return error(503, "UNAVAILABLE", "The service is currently unavailable.");
     }
     use base64::Engine as _;
-    let data = match body["payload"]["data"].as_str().map(|d| {
-        base64::engine::general_purpose::STANDARD.decode(d)
-    }) {
+    let data = match body["payload"]["data"]
+        .as_str()
+        .map(|d| base64::engine::general_purpose::STANDARD.decode(d))
+    {
         Some(Ok(d)) => d,
-        _ => return error(400, "INVALID_ARGUMENT", "SecretPayload.data must be base64."),
+        _ => {
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                "SecretPayload.data must be base64.",
+            );
+        }
     };
     if data.len() > MAX_PAYLOAD {
-        return error(400, "INVALID_ARGUMENT", "Secret payload cannot exceed 65536 bytes.");
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "Secret payload cannot exceed 65536 bytes.",
+        );
     }
     if !st.secrets.contains_key(id) {
         return not_found(base, id);
@@ -220,7 +237,10 @@ fn add_version(st: &mut State, base: &str, id: &str, body: &Value, ints: bool) -
     secret.versions.push(version);
     let n = secret.versions.len();
     let v = secret.versions.last().unwrap();
-    (200, version_json(&format!("{base}/{id}/versions/{n}"), v, ints))
+    (
+        200,
+        version_json(&format!("{base}/{id}/versions/{n}"), v, ints),
+    )
 }
 
 fn get(st: &State, base: &str, id: &str) -> Answer {
@@ -307,7 +327,10 @@ fn access(st: &State, base: &str, id: &str, v: &str) -> Answer {
         return error(
             400,
             "FAILED_PRECONDITION",
-            &format!("Secret Version [{name}] is in {} state.", version.state.name()),
+            &format!(
+                "Secret Version [{name}] is in {} state.",
+                version.state.name()
+            ),
         );
     }
     (200, access_json(&name, version))

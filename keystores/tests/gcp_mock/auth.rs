@@ -84,7 +84,8 @@ pub fn verify_refs(
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or("no bearer token")?;
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("not a JWT".to_owned());
     };
@@ -98,7 +99,9 @@ pub fn verify_refs(
         .iter()
         .find(|a| a.key_id == kid)
         .ok_or_else(|| format!("unknown key id {kid}"))?;
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| "bad signature encoding")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| "bad signature encoding")?;
     UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &account.public_key)
         .verify(format!("{h}.{c}").as_bytes(), &signature)
         .map_err(|_| "invalid JWT signature".to_owned())?;
@@ -116,7 +119,9 @@ pub fn verify_refs(
         return Err("no iat/exp".to_owned());
     };
     if exp <= now || iat > now + 60 || exp.saturating_sub(iat) > 3600 + 60 {
-        return Err(format!("token not valid now (iat {iat}, exp {exp}, now {now})"));
+        return Err(format!(
+            "token not valid now (iat {iat}, exp {exp}, now {now})"
+        ));
     }
     Ok(account.email.clone())
 }

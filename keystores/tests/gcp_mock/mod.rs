@@ -13,7 +13,10 @@
 //! A request the keystore is not expected to send is answered 404 and
 //! recorded in [`Mock::unexpected`], which the tests check is empty.
 #![allow(dead_code, reason = "each test binary uses part of the mock")]
-#![allow(unreachable_pub, reason = "a test module: `pub` is its interface to the test")]
+#![allow(
+    unreachable_pub,
+    reason = "a test module: `pub` is its interface to the test"
+)]
 
 pub mod api;
 pub mod auth;
@@ -65,11 +68,10 @@ impl Drop for Mock {
 }
 
 fn tls_config(dir: &Path) -> rustls::ServerConfig {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(dir.join("server.crt"))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -162,7 +164,11 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let url = reqwest::Url::parse(&format!("https://{HOST}{}", parts.uri)).unwrap();
     let query: state::Query = url.query_pairs().into_owned().collect();
     let path = url.path().to_owned();
-    sh.state.lock().unwrap().log.push(format!("{method} {path}"));
+    sh.state
+        .lock()
+        .unwrap()
+        .log
+        .push(format!("{method} {path}"));
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
     if host != Some(HOST) && host != Some(LOOPBACK) {
         let (s, b) = api::error(404, "NOT_FOUND", &format!("Unknown host {host:?}."));
@@ -184,7 +190,9 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             let mut res = answer(s, &b);
             res.headers_mut().insert(
                 "www-authenticate",
-                "Bearer realm=\"https://accounts.google.com/\"".parse().unwrap(),
+                "Bearer realm=\"https://accounts.google.com/\""
+                    .parse()
+                    .unwrap(),
             );
             return res;
         }
@@ -205,7 +213,11 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         );
         return answer(s, &b);
     }
-    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let json: Value = if bytes.is_empty() {
         Value::Null
     } else {

@@ -83,7 +83,11 @@ pub fn crc32c(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -119,7 +123,11 @@ impl State {
 
 /// Encodes an enum as the request asked (`enum-encoding=int` or names).
 pub fn state_json(state: VersionState, ints: bool) -> Value {
-    if ints { json!(state.number()) } else { json!(state.name()) }
+    if ints {
+        json!(state.number())
+    } else {
+        json!(state.name())
+    }
 }
 
 /// The `Secret` resource.
