@@ -322,7 +322,12 @@ mod tests;
 
 /// With the `fs` feature off, `keystore.fs` is a section like any other
 /// that this build does not include.
-#[cfg(all(test, not(feature = "fs"), not(feature = "vault")))]
+#[cfg(all(
+    test,
+    not(feature = "fs"),
+    not(feature = "vault"),
+    not(feature = "gcp")
+))]
 mod without_fs {
     #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
