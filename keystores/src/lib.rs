@@ -26,11 +26,14 @@
 //! - `azure` (feature `azure`): [`AzureKeystore`], Azure Key Vault secrets
 //!   in KES's layout (official Azure SDK), with per-process locks and
 //!   detection of cross-process write races.
+//! - `gcp` (feature `gcp`): [`GcpKeystore`], GCP Secret Manager in KES's
+//!   layout (`projects/<p>/secrets/<name>`, value in version 1), updates as
+//!   etag-guarded new versions.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`, `vault`, `azure`. A backend whose feature is off still parses in
+//! `memory`, `vault`, `azure`, `gcp`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -54,6 +57,8 @@ mod config;
 pub mod conformance;
 #[cfg(feature = "fs")]
 mod fs;
+#[cfg(feature = "gcp")]
+mod gcp;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;
@@ -66,6 +71,8 @@ pub use azure::{AzureConfig, AzureKeystore};
 pub use config::{KeystoreConfig, open};
 #[cfg(feature = "fs")]
 pub use fs::FsKeystore;
+#[cfg(feature = "gcp")]
+pub use gcp::{GcpConfig, GcpKeystore};
 #[cfg(feature = "memory")]
 pub use mem::MemKeystore;
 pub use revision::{Revision, Versioned};

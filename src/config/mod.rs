@@ -99,9 +99,12 @@ mod tests {
         let text = format!("{BASE}keystore:\n  fortanix:\n    sdkms:\n      endpoint: x\n");
         let err = parse(&text, Path::new("."), |_| None).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
-        assert_eq!(
-            err.to_string(),
-            "config: keystore.fortanix.sdkms: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault, keystore.azure.keyvault)"
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "config: keystore.fortanix.sdkms: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault"
+            ),
+            "{msg}"
         );
     }
 }

@@ -50,6 +50,9 @@ pub enum KeystoreConfig {
     /// `keystore.azure.keyvault`: Azure Key Vault secrets.
     #[cfg(feature = "azure")]
     Azure(Box<crate::AzureConfig>),
+    /// `keystore.gcp.secretmanager`: GCP Secret Manager.
+    #[cfg(feature = "gcp")]
+    Gcp(Box<crate::GcpConfig>),
     /// A keystore KES knows but this build does not include (its backend is
     /// not written yet or its cargo feature is off). It parses, so KES
     /// configs load; [`KeystoreConfig::check`] and [`open`] report it.
@@ -92,6 +95,8 @@ impl KeystoreConfig {
             KeystoreConfig::Vault(config) => config.resolve_paths(base),
             #[cfg(feature = "azure")]
             KeystoreConfig::Azure(config) => config.resolve_paths(base),
+            #[cfg(feature = "gcp")]
+            KeystoreConfig::Gcp(_) => {}
             KeystoreConfig::NotBuilt { .. } => {
                 let _ = base;
             }
@@ -111,6 +116,8 @@ impl KeystoreConfig {
             KeystoreConfig::Vault(_) => Ok(()),
             #[cfg(feature = "azure")]
             KeystoreConfig::Azure(_) => Ok(()),
+            #[cfg(feature = "gcp")]
+            KeystoreConfig::Gcp(_) => Ok(()),
             KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
         }
     }
@@ -142,6 +149,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
         KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
         #[cfg(feature = "azure")]
         KeystoreConfig::Azure(config) => Ok(Arc::new(crate::AzureKeystore::connect(config).await?)),
+        #[cfg(feature = "gcp")]
+        KeystoreConfig::Gcp(config) => Ok(Arc::new(crate::GcpKeystore::connect(config).await?)),
         KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
     }
 }
@@ -157,6 +166,9 @@ fn not_built(section: &str) -> Error {
     }
     if cfg!(feature = "azure") {
         built.push("keystore.azure.keyvault");
+    }
+    if cfg!(feature = "gcp") {
+        built.push("keystore.gcp.secretmanager");
     }
     let built = if built.is_empty() {
         "none".to_owned()
@@ -246,6 +258,13 @@ fn entry<'de, A: MapAccess<'de>>(
             None => Err("keystore.azure: no keyvault section specified".to_owned()),
         }));
     }
+    #[cfg(feature = "gcp")]
+    if name == "gcp" {
+        let section: Option<crate::gcp::Section> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.gcp: {e}")))?;
+        return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Gcp(Box::new(c)))));
+    }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {
             let first: Option<FirstKey> = map.next_value()?;
@@ -327,7 +346,12 @@ mod tests;
 
 /// With the `fs` feature off, `keystore.fs` is a section like any other
 /// that this build does not include.
-#[cfg(all(test, not(feature = "fs"), not(feature = "vault")))]
+#[cfg(all(
+    test,
+    not(feature = "fs"),
+    not(feature = "vault"),
+    not(feature = "gcp")
+))]
 mod without_fs {
     #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
