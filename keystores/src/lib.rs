@@ -23,11 +23,13 @@
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
+//! - `aws` (feature `aws`): [`AwsKeystore`], AWS Secrets Manager, one
+//!   secret per key, optionally encrypted under a KMS key.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`, `vault`. A backend whose feature is off still parses in
+//! `memory`, `vault`, `aws`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -44,6 +46,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "aws")]
+mod aws;
 mod config;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -56,6 +60,8 @@ mod text;
 #[cfg(feature = "vault")]
 mod vault;
 
+#[cfg(feature = "aws")]
+pub use aws::{AwsConfig, AwsKeystore};
 pub use config::{KeystoreConfig, open};
 #[cfg(feature = "fs")]
 pub use fs::FsKeystore;

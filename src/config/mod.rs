@@ -101,7 +101,7 @@ mod tests {
         assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "config: keystore.azure.keyvault: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault)"
+            "config: keystore.azure.keyvault: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault, keystore.aws.secretsmanager)"
         );
     }
 }

@@ -47,6 +47,9 @@ pub enum KeystoreConfig {
     /// `keystore.vault`: HashiCorp Vault / OpenBao K/V v1 or v2.
     #[cfg(feature = "vault")]
     Vault(Box<crate::VaultConfig>),
+    /// `keystore.aws.secretsmanager`: AWS Secrets Manager.
+    #[cfg(feature = "aws")]
+    Aws(Box<crate::AwsConfig>),
     /// A keystore KES knows but this build does not include (its backend is
     /// not written yet or its cargo feature is off). It parses, so KES
     /// configs load; [`KeystoreConfig::check`] and [`open`] report it.
@@ -87,6 +90,8 @@ impl KeystoreConfig {
             }
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(config) => config.resolve_paths(base),
+            #[cfg(feature = "aws")]
+            KeystoreConfig::Aws(_) => {}
             KeystoreConfig::NotBuilt { .. } => {
                 let _ = base;
             }
@@ -104,6 +109,8 @@ impl KeystoreConfig {
             KeystoreConfig::Fs { .. } => Ok(()),
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(_) => Ok(()),
+            #[cfg(feature = "aws")]
+            KeystoreConfig::Aws(_) => Ok(()),
             KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
         }
     }
@@ -116,7 +123,8 @@ impl KeystoreConfig {
 /// the section and lists the built-in ones); otherwise the backend's own
 /// open errors (fs: [`Error::Backend`] if the directory cannot be created or
 /// read; vault: [`Error::Unreachable`] if Vault cannot be reached, else
-/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file).
+/// [`Error::Backend`], e.g. a failed login or an unreadable TLS file; aws:
+/// none, it contacts nothing until the first call).
 pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
     match config {
         #[cfg(feature = "memory")]
@@ -131,6 +139,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
         }
         #[cfg(feature = "vault")]
         KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
+        #[cfg(feature = "aws")]
+        KeystoreConfig::Aws(config) => Ok(Arc::new(crate::AwsKeystore::connect(config).await?)),
         KeystoreConfig::NotBuilt { section } => Err(not_built(section)),
     }
 }
@@ -143,6 +153,9 @@ fn not_built(section: &str) -> Error {
     }
     if cfg!(feature = "vault") {
         built.push("keystore.vault");
+    }
+    if cfg!(feature = "aws") {
+        built.push("keystore.aws.secretsmanager");
     }
     let built = if built.is_empty() {
         "none".to_owned()
@@ -222,6 +235,16 @@ fn entry<'de, A: MapAccess<'de>>(
             .map_err(|e| de::Error::custom(format!("keystore.vault: {e}")))?;
         return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Vault(Box::new(c)))));
     }
+    #[cfg(feature = "aws")]
+    if name == "aws" {
+        let section: Option<crate::aws::Section> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.aws: {e}")))?;
+        return Ok(section.and_then(|s| {
+            s.into_config()
+                .map(|c| c.map(|c| KeystoreConfig::Aws(Box::new(c))))
+        }));
+    }
     match KES_SECTIONS.iter().find(|(known, _)| *known == name) {
         Some((_, nested)) => {
             let first: Option<FirstKey> = map.next_value()?;
@@ -298,12 +321,23 @@ impl<'de> Visitor<'de> for FirstKeyVisitor {
     }
 }
 
-#[cfg(all(test, feature = "fs", feature = "memory", feature = "vault"))]
+#[cfg(all(
+    test,
+    feature = "fs",
+    feature = "memory",
+    feature = "vault",
+    feature = "aws"
+))]
 mod tests;
 
 /// With the `fs` feature off, `keystore.fs` is a section like any other
 /// that this build does not include.
-#[cfg(all(test, not(feature = "fs"), not(feature = "vault")))]
+#[cfg(all(
+    test,
+    not(feature = "fs"),
+    not(feature = "vault"),
+    not(feature = "aws")
+))]
 mod without_fs {
     #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 

@@ -78,10 +78,6 @@ fn section_errors_name_the_section() {
 fn sections_not_built_parse_and_name_themselves() {
     let cases = [
         (
-            json!({"aws": {"secretsmanager": {"endpoint": "x", "region": "r"}}}),
-            "keystore.aws.secretsmanager",
-        ),
-        (
             json!({"azure": {"keyvault": {"endpoint": "x"}}}),
             "keystore.azure.keyvault",
         ),
@@ -101,7 +97,6 @@ fn sections_not_built_parse_and_name_themselves() {
             json!({"entrust": {"keycontrol": {}}}),
             "keystore.entrust.keycontrol",
         ),
-        (json!({"aws": "not a map"}), "keystore.aws"),
         (json!({"generic": {"endpoint": "x"}}), "keystore.generic"),
         (json!({"kes": {"endpoint": ["a", "b"]}}), "keystore.kes"),
     ];
@@ -120,7 +115,7 @@ fn sections_not_built_parse_and_name_themselves() {
         assert_eq!(
             msg,
             format!(
-                "{section}: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault)"
+                "{section}: this keystore is not supported by this build yet (supported: keystore.fs, keystore.vault, keystore.aws.secretsmanager)"
             )
         );
     }
@@ -155,4 +150,20 @@ async fn open_builds_each_backend_and_refuses_sections_not_built() {
         open(&fs(file.to_str().unwrap())).await,
         Err(Error::Backend(_))
     ));
+}
+
+#[test]
+fn the_aws_section_parses_into_its_config() {
+    let cfg = parse(json!({"aws": {"secretsmanager": {
+        "endpoint": "http://127.0.0.1:5000", "region": "us-east-1", "kmskey": "alias/kes",
+    }}}))
+    .unwrap();
+    assert!(matches!(&cfg, KeystoreConfig::Aws(_)), "{cfg:?}");
+    assert!(cfg.check().is_ok());
+    let got = parse(json!({"aws": {"secretsmanager": {"endpoint": "x"}}})).unwrap_err();
+    assert_eq!(got, "keystore.aws.secretsmanager.region: no region specified");
+    let got = parse(json!({"aws": "not a map"})).unwrap_err();
+    assert!(got.starts_with("keystore.aws: "), "{got}");
+    let got = parse(json!({"aws": {"secretsmanager": null}})).unwrap_err();
+    assert_eq!(got, "keystore: no keystore specified");
 }
