@@ -14,9 +14,9 @@
 )]
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
-mod common;
 #[path = "../keystores/tests/aws_support/mod.rs"]
 mod aws_support;
+mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -167,7 +167,12 @@ async fn a_kes_server_on_moto_creates_generates_and_decrypts() {
 
     // awscli sees it where KES stores it: secret "my-key", SecretString =
     // base64(protobuf KeyVersion) with a 32-byte AES256 key.
-    let got = moto.aws_ok(&["secretsmanager", "get-secret-value", "--secret-id", "my-key"]);
+    let got = moto.aws_ok(&[
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        "my-key",
+    ]);
     let stored = got["SecretString"].as_str().unwrap();
     let proto = B64.decode(stored).unwrap();
     assert_eq!(proto[0], 0x0a, "field 1 (SecretKey), length-delimited");
@@ -181,7 +186,12 @@ async fn a_kes_server_on_moto_creates_generates_and_decrypts() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let err = moto
-        .aws(&["secretsmanager", "get-secret-value", "--secret-id", "my-key"])
+        .aws(&[
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            "my-key",
+        ])
         .unwrap_err();
     assert!(err.contains("ResourceNotFoundException"), "{err}");
     assert_eq!(kes.generate("my-key").await.0, 404);
@@ -276,7 +286,10 @@ async fn a_kes_process_uses_the_default_credential_chain() {
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("no-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("no-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -317,7 +330,15 @@ async fn a_kes_process_uses_the_default_credential_chain() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let got = moto.aws_ok(&["secretsmanager", "get-secret-value", "--secret-id", "from-env"]);
-    assert!(got["SecretString"].as_str().is_some_and(|s| !s.is_empty()), "{got}");
+    let got = moto.aws_ok(&[
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        "from-env",
+    ]);
+    assert!(
+        got["SecretString"].as_str().is_some_and(|s| !s.is_empty()),
+        "{got}"
+    );
     child.kill().await.unwrap();
 }

@@ -45,9 +45,17 @@ async fn conforms_with_kmskey_and_encrypts_under_it() {
     run_suite(Arc::clone(&store)).await;
 
     store.create("under-kms", b"c2VjcmV0").await.unwrap();
-    let described = moto.aws_ok(&["secretsmanager", "describe-secret", "--secret-id", "under-kms"]);
+    let described = moto.aws_ok(&[
+        "secretsmanager",
+        "describe-secret",
+        "--secret-id",
+        "under-kms",
+    ]);
     assert_eq!(described["KmsKeyId"], json!(key), "{described}");
-    assert_eq!(store.get("under-kms").await.unwrap().as_slice(), b"c2VjcmV0");
+    assert_eq!(
+        store.get("under-kms").await.unwrap().as_slice(),
+        b"c2VjcmV0"
+    );
 }
 
 #[tokio::test]
@@ -60,7 +68,12 @@ async fn values_are_stored_in_kes_layout_both_ways() {
     // Written here, read with awscli: the secret is named after the key
     // and its SecretString is the value.
     store.create("my-key", b"c2VjcmV0").await.unwrap();
-    let got = moto.aws_ok(&["secretsmanager", "get-secret-value", "--secret-id", "my-key"]);
+    let got = moto.aws_ok(&[
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        "my-key",
+    ]);
     assert_eq!(got["Name"], "my-key");
     assert_eq!(got["SecretString"], "c2VjcmV0");
     assert_eq!(got.get("SecretBinary"), None);
@@ -78,10 +91,21 @@ async fn values_are_stored_in_kes_layout_both_ways() {
     ]);
     let read = store.get_versioned("kes-written").await.unwrap();
     assert_eq!(read.value.as_slice(), legacy.as_bytes());
-    let next = store.update("kes-written", &read.revision, b"bmV3").await.unwrap();
-    let got = moto.aws_ok(&["secretsmanager", "get-secret-value", "--secret-id", "kes-written"]);
+    let next = store
+        .update("kes-written", &read.revision, b"bmV3")
+        .await
+        .unwrap();
+    let got = moto.aws_ok(&[
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        "kes-written",
+    ]);
     assert_eq!(got["SecretString"], "bmV3");
-    assert_eq!(got["VersionId"].as_str().unwrap().as_bytes(), next.as_bytes());
+    assert_eq!(
+        got["VersionId"].as_str().unwrap().as_bytes(),
+        next.as_bytes()
+    );
     assert!(
         got["VersionStages"]
             .as_array()
@@ -104,7 +128,12 @@ async fn values_are_stored_in_kes_layout_both_ways() {
     // Deleted without a recovery window: gone for awscli at once.
     store.delete("my-key").await.unwrap();
     let err = moto
-        .aws(&["secretsmanager", "get-secret-value", "--secret-id", "my-key"])
+        .aws(&[
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            "my-key",
+        ])
         .unwrap_err();
     assert!(err.contains("ResourceNotFoundException"), "{err}");
     assert!(matches!(store.delete("my-key").await, Err(Error::NotFound)));
@@ -139,8 +168,14 @@ async fn a_stopped_service_is_unreachable_and_comes_back() {
     assert!(matches!(store.status().await, Err(Error::Unreachable(_))));
     let res = store.get("k").await;
     assert!(matches!(res, Err(Error::Unreachable(_))), "{res:?}");
-    assert!(matches!(store.create("k2", b"v").await, Err(Error::Unreachable(_))));
-    assert!(matches!(store.list("", "", 0).await, Err(Error::Unreachable(_))));
+    assert!(matches!(
+        store.create("k2", b"v").await,
+        Err(Error::Unreachable(_))
+    ));
+    assert!(matches!(
+        store.list("", "", 0).await,
+        Err(Error::Unreachable(_))
+    ));
 
     moto.restart().await;
     store.status().await.unwrap();

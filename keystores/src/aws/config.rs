@@ -209,7 +209,10 @@ mod tests {
             "unknown": 1,
         }}))
         .unwrap();
-        assert_eq!(cfg.endpoint, "https://secretsmanager.us-east-2.amazonaws.com");
+        assert_eq!(
+            cfg.endpoint,
+            "https://secretsmanager.us-east-2.amazonaws.com"
+        );
         assert_eq!(cfg.region, "us-east-2");
         assert_eq!(cfg.kms_key.as_deref(), Some("alias/kes"));
         let creds = cfg.credentials.as_ref().unwrap();
@@ -217,7 +220,10 @@ mod tests {
         assert_eq!(creds.secret_key.expose(), "s3cr3t");
         assert_eq!(creds.token.as_ref().map(Secret::expose), Some("tok"));
         let debug = format!("{cfg:?}");
-        assert!(!debug.contains("s3cr3t") && !debug.contains("tok\""), "{debug}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("tok\""),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -240,8 +246,14 @@ mod tests {
     #[test]
     fn missing_or_bad_fields_are_named() {
         let cases = [
-            (json!({"region": "r"}), "keystore.aws.secretsmanager.endpoint: no endpoint specified"),
-            (json!({"endpoint": "e"}), "keystore.aws.secretsmanager.region: no region specified"),
+            (
+                json!({"region": "r"}),
+                "keystore.aws.secretsmanager.endpoint: no endpoint specified",
+            ),
+            (
+                json!({"endpoint": "e"}),
+                "keystore.aws.secretsmanager.region: no region specified",
+            ),
             (
                 json!({"endpoint": "e", "region": "r", "credentials": {"accesskey": "a"}}),
                 "keystore.aws.secretsmanager.credentials.secretkey: no secret key specified",

@@ -155,17 +155,45 @@ mod tests {
         let cases = [
             (400, Some("ResourceNotFoundException"), Failure::NotFound),
             (400, Some("ResourceExistsException"), Failure::Exists),
-            (400, Some("AccessDeniedException"), Failure::Denied(text("t"))),
-            (403, Some("UnrecognizedClientException"), Failure::Denied(text("t"))),
-            (403, Some("InvalidClientTokenId"), Failure::Denied(text("t"))),
+            (
+                400,
+                Some("AccessDeniedException"),
+                Failure::Denied(text("t")),
+            ),
+            (
+                403,
+                Some("UnrecognizedClientException"),
+                Failure::Denied(text("t")),
+            ),
+            (
+                403,
+                Some("InvalidClientTokenId"),
+                Failure::Denied(text("t")),
+            ),
             (403, Some("SomethingNew"), Failure::Denied(text("t"))),
-            (400, Some("ExpiredTokenException"), Failure::Denied(text("t"))),
-            (400, Some("ThrottlingException"), Failure::Unreachable(text("t"))),
-            (503, Some("ServiceUnavailable"), Failure::Unreachable(text("t"))),
+            (
+                400,
+                Some("ExpiredTokenException"),
+                Failure::Denied(text("t")),
+            ),
+            (
+                400,
+                Some("ThrottlingException"),
+                Failure::Unreachable(text("t")),
+            ),
+            (
+                503,
+                Some("ServiceUnavailable"),
+                Failure::Unreachable(text("t")),
+            ),
             (502, None, Failure::Unreachable(text("t"))),
             (504, None, Failure::Unreachable(text("t"))),
             (500, Some("InternalServiceError"), Failure::Other(text("t"))),
-            (400, Some("InvalidRequestException"), Failure::Other(text("t"))),
+            (
+                400,
+                Some("InvalidRequestException"),
+                Failure::Other(text("t")),
+            ),
             (400, Some("DecryptionFailure"), Failure::Other(text("t"))),
         ];
         for (status, code, want) in cases {

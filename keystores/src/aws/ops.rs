@@ -95,7 +95,10 @@ fn take_value(out: &mut GetSecretValueOutput) -> Option<Zeroizing<Vec<u8>>> {
 
 /// `GetSecretValue` of the current version: its value and `VersionId` as
 /// the [`Revision`].
-pub(super) async fn read(client: &Client, name: &str) -> Result<(Zeroizing<Vec<u8>>, Revision), Error> {
+pub(super) async fn read(
+    client: &Client,
+    name: &str,
+) -> Result<(Zeroizing<Vec<u8>>, Revision), Error> {
     validate_name(name)?;
     let mut out = client
         .get_secret_value()
@@ -189,8 +192,13 @@ mod tests {
     #[test]
     fn text_values_are_secret_strings_and_others_binary() {
         assert!(matches!(Payload::of(b"c2VjcmV0"), Payload::Text(s) if s == "c2VjcmV0"));
-        assert!(matches!(Payload::of(b"{\"bytes\":\"x\"}"), Payload::Text(_)));
-        assert!(matches!(Payload::of(&[0xff, 0x00]), Payload::Binary(b) if b.as_ref() == [0xff, 0x00]));
+        assert!(matches!(
+            Payload::of(b"{\"bytes\":\"x\"}"),
+            Payload::Text(_)
+        ));
+        assert!(
+            matches!(Payload::of(&[0xff, 0x00]), Payload::Binary(b) if b.as_ref() == [0xff, 0x00])
+        );
         let token = random_token();
         assert_eq!(token.len(), 32);
         assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -161,7 +161,10 @@ fn the_aws_section_parses_into_its_config() {
     assert!(matches!(&cfg, KeystoreConfig::Aws(_)), "{cfg:?}");
     assert!(cfg.check().is_ok());
     let got = parse(json!({"aws": {"secretsmanager": {"endpoint": "x"}}})).unwrap_err();
-    assert_eq!(got, "keystore.aws.secretsmanager.region: no region specified");
+    assert_eq!(
+        got,
+        "keystore.aws.secretsmanager.region: no region specified"
+    );
     let got = parse(json!({"aws": "not a map"})).unwrap_err();
     assert!(got.starts_with("keystore.aws: "), "{got}");
     let got = parse(json!({"aws": {"secretsmanager": null}})).unwrap_err();
