@@ -25,6 +25,8 @@
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
 //! - `aws` (feature `aws`): [`AwsKeystore`], AWS Secrets Manager, one
 //!   secret per key, optionally encrypted under a KMS key.
+//! - `locks` (features `vault`, `aws`): per-name locks of one process's
+//!   writers, for backends without a conditional write of their own.
 //! - `conformance` (feature `testing`): the suite every backend must pass.
 //!
 //! # Features
@@ -53,6 +55,8 @@ mod config;
 pub mod conformance;
 #[cfg(feature = "fs")]
 mod fs;
+#[cfg(any(feature = "vault", feature = "aws"))]
+mod locks;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;

@@ -14,8 +14,9 @@
 //! # Guarantees
 //! Create is atomic across processes (`CreateSecret` never overwrites).
 //! Update is a read followed by a `PutSecretValue` whose version ID is
-//! derived from the revision read: of concurrent updates from one revision
-//! exactly one succeeds, with the narrow exceptions listed in `update`.
+//! derived from the revision read, under this process's lock of the name:
+//! of concurrent updates from one revision exactly one succeeds, with the
+//! narrow cross-process exceptions listed in `update`.
 //! Delete is `ForceDeleteWithoutRecovery`: the name is free again at once
 //! (on AWS itself a re-create can be refused for a short while).
 
@@ -39,6 +40,8 @@ pub(crate) use config::Section;
 /// A keystore on AWS Secrets Manager.
 pub struct AwsKeystore {
     client: Client,
+    /// Serialises this process's updates of one name (see `update`).
+    locks: crate::locks::NameLocks,
     kms_key: Option<String>,
     endpoint: String,
     region: String,
@@ -65,6 +68,7 @@ impl AwsKeystore {
     pub async fn connect(config: &AwsConfig) -> Result<Self, Error> {
         Ok(AwsKeystore {
             client: client::build(config).await,
+            locks: crate::locks::NameLocks::default(),
             kms_key: config.kms_key.clone(),
             endpoint: config.endpoint.clone(),
             region: config.region.clone(),
@@ -94,6 +98,8 @@ impl Keystore for AwsKeystore {
     }
 
     async fn update(&self, name: &str, old: &Revision, new: &[u8]) -> Result<Revision, Error> {
+        crate::validate_name(name)?;
+        let _lock = self.locks.lock(name).await;
         update::update(&self.client, name, old, new).await
     }
 

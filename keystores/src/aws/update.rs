@@ -11,14 +11,19 @@
 //!    service moves `AWSCURRENT` to it.
 //!
 //! # How atomic it is
-//! Step 2 is where the service decides. A version ID can hold only one
-//! value: a `PutSecretValue` whose token already names a version with
-//! another value fails with `ResourceExistsException`, and one with the
-//! same value is accepted without change. So of any number of writers
-//! updating from the same `old` — in this process or any other — exactly
+//! Within one process, the caller holds the name's lock (`crate::locks`)
+//! around both steps, so this process's updates of one name never
+//! interleave: the second one from `old` fails step 1.
+//!
+//! Across processes, step 2 is where the service decides. A version ID can
+//! hold only one value: a `PutSecretValue` whose token already names a
+//! version with another value fails with `ResourceExistsException`, and one
+//! with the same value is accepted without change. So of writers in several
+//! processes updating from the same `old` with different values exactly
 //! one creates version `next_version_id(old)`; the others get
 //! [`Error::Conflict`]. A writer holding a stale `old` is stopped by step 1.
-//! The remaining windows, all between step 1 and step 2 of one writer:
+//! The remaining cross-process windows, all between step 1 and step 2 of
+//! one writer:
 //!
 //! - a writer that read `old`, passed step 1, and then waited while **more
 //!   than one** other update went through could still put its version on
@@ -28,9 +33,12 @@
 //! - the key is deleted and re-created by name in between: the put then
 //!   lands on the new secret (a re-created key's first version has a random
 //!   ID, so its revision never equals `old`, but step 2 does not re-check);
-//! - two writers from `old` with byte-identical new values both succeed
-//!   (the second is the same request to the service) and both return the
-//!   same revision;
+//! - two processes updating from `old` to byte-identical new values both
+//!   succeed (the second is the same request to the service) and return the
+//!   same revision. The stored value is exactly what each wrote; only a
+//!   caller counting its successes (an increment) would count one too many.
+//!   The server's rotations carry fresh random key material, so they never
+//!   collide this way;
 //! - a delete racing step 2 either comes after it or makes the put fail
 //!   with `ResourceNotFoundException` ([`Error::NotFound`]): an update never
 //!   re-creates a key.
