@@ -131,10 +131,11 @@ impl Section {
 
 impl SecretsManagerSection {
     fn into_config(self) -> Result<AwsConfig, String> {
-        let endpoint =
-            text(&self.endpoint).ok_or(format!("{SECTION}.endpoint: no endpoint specified"))?;
+        let endpoint = text(&self.endpoint)
+            .ok_or_else(|| format!("{SECTION}.endpoint: no endpoint specified"))?;
         let endpoint = endpoint_url(&endpoint)?;
-        let region = text(&self.region).ok_or(format!("{SECTION}.region: no region specified"))?;
+        let region =
+            text(&self.region).ok_or_else(|| format!("{SECTION}.region: no region specified"))?;
         let credentials = match self.credentials {
             None => None,
             Some(c) => match (text(&c.accesskey), text(&c.secretkey)) {

@@ -68,11 +68,7 @@ const TOKEN_DOMAIN: &[u8] = b"kes-aws-update-v1\0";
 pub(super) fn next_version_id(old: &Revision) -> String {
     let mut input = TOKEN_DOMAIN.to_vec();
     input.extend_from_slice(old.as_bytes());
-    digest(&SHA256, &input)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ops::hex(digest(&SHA256, &input).as_ref())
 }
 
 /// The current value and its revision.
