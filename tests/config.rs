@@ -119,7 +119,7 @@ fn keystore_section_errors_name_the_section() {
         ),
         (
             "keystore:\n  aws:\n    secretsmanager:\n      endpoint: x\n",
-            "keystore.aws.secretsmanager:",
+            "keystore.aws.secretsmanager.region: no region specified",
         ),
         (
             "keystore:\n  nosuch:\n    a: b\n",

@@ -23,6 +23,10 @@
 //! - `fs` (feature `fs`): [`FsKeystore`], one file per key in a directory.
 //! - `vault` (feature `vault`): [`VaultKeystore`], HashiCorp Vault / OpenBao
 //!   K/V v1 or v2 at KES's paths, optional transit wrapping.
+//! - `aws` (feature `aws`): [`AwsKeystore`], AWS Secrets Manager, one
+//!   secret per key, optionally encrypted under a KMS key.
+//! - `locks` (features `vault`, `aws`, `azure`): per-name locks of one process's
+//!   writers, for backends without a conditional write of their own.
 //! - `azure` (feature `azure`): [`AzureKeystore`], Azure Key Vault secrets
 //!   in KES's layout (official Azure SDK), with per-process locks and
 //!   detection of cross-process write races.
@@ -33,7 +37,7 @@
 //!
 //! # Features
 //! One cargo feature per backend, the built-in ones on by default: `fs`,
-//! `memory`, `vault`, `azure`, `gcp`. A backend whose feature is off still parses in
+//! `memory`, `vault`, `aws`, `azure`, `gcp`. A backend whose feature is off still parses in
 //! [`KeystoreConfig`]; opening it gives [`Error::Unsupported`] naming its
 //! section.
 //!
@@ -50,6 +54,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "aws")]
+mod aws;
 #[cfg(feature = "azure")]
 mod azure;
 mod config;
@@ -59,6 +65,8 @@ pub mod conformance;
 mod fs;
 #[cfg(feature = "gcp")]
 mod gcp;
+#[cfg(any(feature = "vault", feature = "aws", feature = "azure"))]
+mod locks;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;
@@ -66,6 +74,8 @@ mod text;
 #[cfg(feature = "vault")]
 mod vault;
 
+#[cfg(feature = "aws")]
+pub use aws::{AwsConfig, AwsKeystore};
 #[cfg(feature = "azure")]
 pub use azure::{AzureConfig, AzureKeystore};
 pub use config::{KeystoreConfig, open};

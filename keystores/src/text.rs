@@ -10,7 +10,7 @@ pub(crate) struct Text(pub(crate) String);
 impl Text {
     /// The trimmed text, or `None` if it is empty.
     #[cfg_attr(
-        not(any(feature = "fs", feature = "vault", feature = "gcp")),
+        not(any(feature = "fs", feature = "vault", feature = "gcp", feature = "aws")),
         allow(dead_code, reason = "used by backends")
     )]
     pub(crate) fn non_empty(&self) -> Option<&str> {

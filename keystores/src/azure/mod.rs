@@ -10,7 +10,7 @@
 //!   [`SecretClient`](azure_security_keyvault_secrets::SecretClient);
 //! - `ops`: reads, writes, listings and the post-write race check;
 //! - `error`: Azure answers → [`Error`] kinds;
-//! - `locks` (shared with `vault`): per-name locks of this process.
+//! - per-name locks of this process: [`crate::locks`] (shared with `vault` and `aws`).
 //!
 //! # Reads
 //! KES reads the *first* (oldest) version of a secret, so that two KES
@@ -57,13 +57,6 @@
 mod client;
 mod config;
 mod error;
-// The same per-name locks as the vault backend, compiled into each.
-#[allow(
-    clippy::duplicate_mod,
-    reason = "one source, one private copy per backend (either may be built alone)"
-)]
-#[path = "../vault/locks.rs"]
-mod locks;
 mod ops;
 
 use std::fmt;
@@ -84,7 +77,7 @@ pub(crate) const BINARY_CONTENT_TYPE: &str = "application/vnd.kes-rs.base64";
 pub struct AzureKeystore {
     clients: client::Clients,
     endpoint: String,
-    locks: locks::NameLocks,
+    locks: crate::locks::NameLocks,
 }
 
 impl fmt::Debug for AzureKeystore {
@@ -117,7 +110,7 @@ impl AzureKeystore {
         Ok(AzureKeystore {
             clients: client::build(config).await?,
             endpoint: config.endpoint.clone(),
-            locks: locks::NameLocks::default(),
+            locks: crate::locks::NameLocks::default(),
         })
     }
 

@@ -47,6 +47,9 @@ pub enum KeystoreConfig {
     /// `keystore.vault`: HashiCorp Vault / OpenBao K/V v1 or v2.
     #[cfg(feature = "vault")]
     Vault(Box<crate::VaultConfig>),
+    /// `keystore.aws.secretsmanager`: AWS Secrets Manager.
+    #[cfg(feature = "aws")]
+    Aws(Box<crate::AwsConfig>),
     /// `keystore.azure.keyvault`: Azure Key Vault secrets.
     #[cfg(feature = "azure")]
     Azure(Box<crate::AzureConfig>),
@@ -93,6 +96,8 @@ impl KeystoreConfig {
             }
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(config) => config.resolve_paths(base),
+            #[cfg(feature = "aws")]
+            KeystoreConfig::Aws(_) => {}
             #[cfg(feature = "azure")]
             KeystoreConfig::Azure(config) => config.resolve_paths(base),
             #[cfg(feature = "gcp")]
@@ -114,6 +119,8 @@ impl KeystoreConfig {
             KeystoreConfig::Fs { .. } => Ok(()),
             #[cfg(feature = "vault")]
             KeystoreConfig::Vault(_) => Ok(()),
+            #[cfg(feature = "aws")]
+            KeystoreConfig::Aws(_) => Ok(()),
             #[cfg(feature = "azure")]
             KeystoreConfig::Azure(_) => Ok(()),
             #[cfg(feature = "gcp")]
@@ -131,8 +138,8 @@ impl KeystoreConfig {
 /// open errors (fs: [`Error::Backend`] if the directory cannot be created or
 /// read; vault: [`Error::Unreachable`] if Vault cannot be reached, else
 /// [`Error::Backend`], e.g. a failed login or an unreadable TLS file;
-/// azure: [`Error::Backend`] for an unreadable `tls.ca` — no request is
-/// sent until the first operation).
+/// azure: [`Error::Backend`] for an unreadable `tls.ca`; aws, azure, gcp
+/// send no request until the first operation).
 pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
     match config {
         #[cfg(feature = "memory")]
@@ -147,6 +154,8 @@ pub async fn open(config: &KeystoreConfig) -> Result<Arc<dyn Keystore>, Error> {
         }
         #[cfg(feature = "vault")]
         KeystoreConfig::Vault(config) => Ok(Arc::new(crate::VaultKeystore::connect(config).await?)),
+        #[cfg(feature = "aws")]
+        KeystoreConfig::Aws(config) => Ok(Arc::new(crate::AwsKeystore::connect(config).await?)),
         #[cfg(feature = "azure")]
         KeystoreConfig::Azure(config) => Ok(Arc::new(crate::AzureKeystore::connect(config).await?)),
         #[cfg(feature = "gcp")]
@@ -163,6 +172,9 @@ fn not_built(section: &str) -> Error {
     }
     if cfg!(feature = "vault") {
         built.push("keystore.vault");
+    }
+    if cfg!(feature = "aws") {
+        built.push("keystore.aws.secretsmanager");
     }
     if cfg!(feature = "azure") {
         built.push("keystore.azure.keyvault");
@@ -247,6 +259,16 @@ fn entry<'de, A: MapAccess<'de>>(
             .next_value()
             .map_err(|e| de::Error::custom(format!("keystore.vault: {e}")))?;
         return Ok(section.map(|s| s.into_config().map(|c| KeystoreConfig::Vault(Box::new(c)))));
+    }
+    #[cfg(feature = "aws")]
+    if name == "aws" {
+        let section: Option<crate::aws::Section> = map
+            .next_value()
+            .map_err(|e| de::Error::custom(format!("keystore.aws: {e}")))?;
+        return Ok(section.and_then(|s| {
+            s.into_config()
+                .map(|c| c.map(|c| KeystoreConfig::Aws(Box::new(c))))
+        }));
     }
     #[cfg(feature = "azure")]
     if name == "azure" {
@@ -341,7 +363,13 @@ impl<'de> Visitor<'de> for FirstKeyVisitor {
     }
 }
 
-#[cfg(all(test, feature = "fs", feature = "memory", feature = "vault"))]
+#[cfg(all(
+    test,
+    feature = "fs",
+    feature = "memory",
+    feature = "vault",
+    feature = "aws"
+))]
 mod tests;
 
 /// With the `fs` feature off, `keystore.fs` is a section like any other
@@ -350,7 +378,8 @@ mod tests;
     test,
     not(feature = "fs"),
     not(feature = "vault"),
-    not(feature = "gcp")
+    not(feature = "gcp"),
+    not(feature = "aws")
 ))]
 mod without_fs {
     #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]

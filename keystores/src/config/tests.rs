@@ -78,10 +78,6 @@ fn section_errors_name_the_section() {
 fn sections_not_built_parse_and_name_themselves() {
     let cases = [
         (
-            json!({"aws": {"secretsmanager": {"endpoint": "x", "region": "r"}}}),
-            "keystore.aws.secretsmanager",
-        ),
-        (
             json!({"fortanix": {"sdkms": {}}}),
             "keystore.fortanix.sdkms",
         ),
@@ -93,7 +89,6 @@ fn sections_not_built_parse_and_name_themselves() {
             json!({"entrust": {"keycontrol": {}}}),
             "keystore.entrust.keycontrol",
         ),
-        (json!({"aws": "not a map"}), "keystore.aws"),
         (json!({"generic": {"endpoint": "x"}}), "keystore.generic"),
         (json!({"kes": {"endpoint": ["a", "b"]}}), "keystore.kes"),
     ];
@@ -157,4 +152,24 @@ fn the_gcp_section_parses_into_its_config() {
         parse(json!({"gcp": {"secretmanager": {"endpoint": "x"}}})).unwrap_err(),
         "keystore.gcp.secretmanager.project_id: no project ID specified"
     );
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn the_aws_section_parses_into_its_config() {
+    let cfg = parse(json!({"aws": {"secretsmanager": {
+        "endpoint": "http://127.0.0.1:5000", "region": "us-east-1", "kmskey": "alias/kes",
+    }}}))
+    .unwrap();
+    assert!(matches!(&cfg, KeystoreConfig::Aws(_)), "{cfg:?}");
+    assert!(cfg.check().is_ok());
+    let got = parse(json!({"aws": {"secretsmanager": {"endpoint": "x"}}})).unwrap_err();
+    assert_eq!(
+        got,
+        "keystore.aws.secretsmanager.region: no region specified"
+    );
+    let got = parse(json!({"aws": "not a map"})).unwrap_err();
+    assert!(got.starts_with("keystore.aws: "), "{got}");
+    let got = parse(json!({"aws": {"secretsmanager": null}})).unwrap_err();
+    assert_eq!(got, "keystore: no keystore specified");
 }

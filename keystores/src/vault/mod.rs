@@ -11,7 +11,7 @@
 //! - `health`: `sys/health` for [`Keystore::status`] and the sealed poller;
 //! - `kv`: paths, the stored layout, transit wrapping (both versions);
 //! - `v1`, `v2`: the operations of K/V v1 and v2;
-//! - `locks`: per-name locks of this process's writers;
+//! - `crate::locks`: per-name locks of this process's writers;
 //! - `error`: Vault answers → [`Error`] kinds.
 //!
 //! # Paths (KES's)
@@ -36,7 +36,6 @@ mod error;
 mod health;
 mod http;
 mod kv;
-mod locks;
 mod v1;
 mod v2;
 
@@ -48,7 +47,7 @@ use tokio::task::AbortHandle;
 use vaultrs::client::VaultClient;
 use zeroize::Zeroizing;
 
-use crate::{Error, Keystore, Page, Revision, Status, Versioned, validate_name};
+use crate::{Error, Keystore, Page, Revision, Status, Versioned, locks, validate_name};
 
 use config::KvVersion;
 pub(crate) use config::Section;

@@ -1,10 +1,11 @@
 //! [`NameLocks`]: one async mutex per key name, held by this process's
-//! writers of that name (create on K/V v1, update and delete on both).
+//! writers of that name (Vault: create on K/V v1, update and delete on both;
+//! AWS: update).
 //!
-//! Vault offers no lock and K/V v1 no compare-and-swap, so a write that
-//! reads first and then writes is atomic only among the writers of one
-//! process; this is what makes it so. Entries exist only while a writer
-//! holds or waits for them.
+//! Vault offers no lock and K/V v1 no compare-and-swap, and Secrets Manager
+//! no compare-and-swap either, so a write that reads first and then writes
+//! is atomic among the writers of one process only through these locks.
+//! Entries exist only while a writer holds or waits for them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,13 +14,13 @@ use tokio::sync::OwnedMutexGuard;
 
 /// Per-name async mutexes.
 #[derive(Default)]
-pub(super) struct NameLocks {
+pub(crate) struct NameLocks {
     map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Holds the lock of one name; releasing it forgets the name if nobody
 /// else waits for it.
-pub(super) struct NameGuard<'a> {
+pub(crate) struct NameGuard<'a> {
     locks: &'a NameLocks,
     name: String,
     guard: Option<OwnedMutexGuard<()>>,
@@ -27,7 +28,7 @@ pub(super) struct NameGuard<'a> {
 
 impl NameLocks {
     /// Waits for and takes the lock of `name`.
-    pub(super) async fn lock(&self, name: &str) -> NameGuard<'_> {
+    pub(crate) async fn lock(&self, name: &str) -> NameGuard<'_> {
         let mutex = {
             let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(map.entry(name.to_owned()).or_default())
