@@ -27,6 +27,8 @@
 //!   secret per key, optionally encrypted under a KMS key.
 //! - `locks` (features `vault`, `aws`, `azure`): per-name locks of one process's
 //!   writers, for backends without a conditional write of their own.
+//! - `secret`: the zeroizing, redacted credential type of every config section;
+//!   `cas` (features `vault`, `azure`): their `tls.ca` reader.
 //! - `azure` (feature `azure`): [`AzureKeystore`], Azure Key Vault secrets
 //!   in KES's layout (official Azure SDK), with per-process locks and
 //!   detection of cross-process write races.
@@ -58,6 +60,8 @@ use zeroize::Zeroizing;
 mod aws;
 #[cfg(feature = "azure")]
 mod azure;
+#[cfg(any(feature = "vault", feature = "azure"))]
+mod cas;
 mod config;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -70,6 +74,7 @@ mod locks;
 #[cfg(feature = "memory")]
 mod mem;
 mod revision;
+mod secret;
 mod text;
 #[cfg(feature = "vault")]
 mod vault;

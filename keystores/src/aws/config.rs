@@ -7,7 +7,7 @@
 //!   credentials: { accesskey, secretkey, token } } }`), every field
 //!   optional, unknown fields ignored;
 //! - [`AwsConfig`], `StaticCredentials`: the validated settings;
-//! - `Secret`: a zeroizing string whose `Debug` never shows it.
+//! - credentials are [`crate::secret::Secret`]s (zeroizing, never shown by `Debug`).
 //!
 //! Validation follows KES: `endpoint` and `region` are required; with both
 //! `accesskey` and `secretkey` empty the default AWS credential chain is
@@ -18,8 +18,7 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
-
+use crate::secret::Secret;
 use crate::text::Text;
 
 /// The `keystore.aws` map: the service sections under it.
@@ -53,37 +52,6 @@ impl fmt::Debug for CredentialsSection {
         f.debug_struct("CredentialsSection").finish_non_exhaustive()
     }
 }
-
-/// A secret string (secret access key, session token): wiped when dropped,
-/// never shown by `Debug`, compared without early exit.
-#[derive(Clone)]
-pub(crate) struct Secret(Zeroizing<String>);
-
-impl Secret {
-    fn new(s: String) -> Self {
-        Secret(Zeroizing::new(s))
-    }
-
-    /// The secret text, for handing to the SDK.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl Eq for Secret {}
 
 /// Credentials written in the config file (`credentials:`).
 #[derive(Debug, Clone, PartialEq, Eq)]

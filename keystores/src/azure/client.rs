@@ -5,7 +5,6 @@
 //! Nothing is read from the environment: the authority host is always set
 //! explicitly (the SDK would otherwise honour `AZURE_AUTHORITY_HOST`).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ pub(super) async fn build(config: &AzureConfig) -> Result<Clients, Error> {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT);
     if let Some(ca) = &config.ca {
-        builder = builder.tls_certs_only(read_cas(ca).await?);
+        builder = builder.tls_certs_only(crate::cas::read_cas(ca, "azure").await?);
     }
     let http = builder
         .build()
@@ -105,41 +104,4 @@ pub(super) async fn build(config: &AzureConfig) -> Result<Clients, Error> {
         ))
     })?;
     Ok(Clients { secrets, http })
-}
-
-/// The certificates of a PEM file, or of every PEM file in a directory.
-async fn read_cas(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let cannot = |e: std::io::Error| {
-        Error::backend(format!(
-            "azure: cannot read tls.ca '{}': {e}",
-            path.display()
-        ))
-    };
-    let mut files = Vec::new();
-    if tokio::fs::metadata(path).await.map_err(cannot)?.is_dir() {
-        let mut dir = tokio::fs::read_dir(path).await.map_err(cannot)?;
-        while let Some(entry) = dir.next_entry().await.map_err(cannot)? {
-            files.push(entry.path());
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut certs = Vec::new();
-    for file in &files {
-        if tokio::fs::metadata(file).await.is_ok_and(|m| m.is_file()) {
-            let pem = tokio::fs::read(file).await.map_err(cannot)?;
-            // Files that are not PEM certificates (in a directory) are skipped.
-            if let Ok(found) = reqwest::Certificate::from_pem_bundle(&pem) {
-                certs.extend(found);
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::backend(format!(
-            "azure: no CA certificate found in tls.ca '{}'",
-            path.display()
-        )));
-    }
-    Ok(certs)
 }

@@ -32,8 +32,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroizing;
-
+use crate::secret::Secret;
 use crate::text::Text;
 
 /// The public Entra ID authority.
@@ -84,36 +83,6 @@ struct TlsSection {
     ca: Option<Text>,
 }
 
-/// A client secret: wiped when dropped, never shown by `Debug`, compared
-/// without early exit.
-#[derive(Clone)]
-pub(crate) struct ClientSecret(Zeroizing<String>);
-
-impl ClientSecret {
-    pub(crate) fn new(s: String) -> Self {
-        ClientSecret(Zeroizing::new(s))
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl PartialEq for ClientSecret {
-    fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl Eq for ClientSecret {}
-
 /// How the backend gets its Entra ID token.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Credential {
@@ -124,7 +93,7 @@ pub(crate) enum Credential {
         /// Application (client) ID.
         client_id: String,
         /// The client secret (never shown by `Debug`).
-        secret: ClientSecret,
+        secret: Secret,
     },
     /// `managed_identity`: the user-assigned identity with this client ID.
     ManagedIdentity {
@@ -235,7 +204,7 @@ impl Section {
                 client_id: client_id.ok_or(
                     "keystore.azure.keyvault.credentials.client_id: no client ID specified",
                 )?,
-                secret: ClientSecret::new(secret.ok_or(
+                secret: Secret::new(secret.ok_or(
                     "keystore.azure.keyvault.credentials.client_secret: no client secret specified",
                 )?),
             },

@@ -6,7 +6,7 @@
 //!   shape KES reads, every field optional, unknown fields ignored;
 //! - [`GcpConfig`], [`ServiceAccount`]: the validated settings the backend
 //!   opens;
-//! - `Secret`: the private key, zeroized on drop, never shown by `Debug`.
+//! - the private key is a [`crate::secret::Secret`] (zeroizing, never shown by `Debug`).
 //!
 //! Validation follows KES: `project_id` is required; `endpoint` defaults to
 //! `secretmanager.googleapis.com:443`; `scopes` default to
@@ -18,8 +18,7 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
-
+use crate::secret::Secret;
 use crate::text::Text;
 
 /// The section's name in messages.
@@ -60,32 +59,6 @@ impl fmt::Debug for CredentialsSection {
         f.debug_struct("CredentialsSection").finish_non_exhaustive()
     }
 }
-
-/// The service account's private key (PEM): wiped when dropped, never shown
-/// by `Debug`, compared without early exit.
-#[derive(Clone)]
-pub(crate) struct Secret(Zeroizing<String>);
-
-impl Secret {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl Eq for Secret {}
 
 /// A service-account key from `credentials:` (the fields of Google's JSON
 /// key file that KES reads).
@@ -186,9 +159,9 @@ impl Section {
                         ))?,
                         client_id: text(&c.client_id).unwrap_or_default(),
                         private_key_id: text(&c.private_key_id).unwrap_or_default(),
-                        private_key: Secret(Zeroizing::new(text(&c.private_key).ok_or(
-                            format!("{SECTION}.credentials.private_key: no private key specified"),
-                        )?)),
+                        private_key: Secret::new(text(&c.private_key).ok_or(format!(
+                            "{SECTION}.credentials.private_key: no private key specified"
+                        ))?),
                     })
                 }
             }

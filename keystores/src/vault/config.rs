@@ -6,7 +6,6 @@
 //!   optional, unknown fields (legacy `approle.retry`, …) ignored;
 //! - [`VaultConfig`], [`KvVersion`], [`Auth`], [`AuthNamespace`], [`Jwt`],
 //!   [`Transit`], [`VaultTls`]: the validated settings the backend opens;
-//! - `Secret`: a zeroizing string whose `Debug` never shows it;
 //! - `parse_duration`: Go duration strings (`status.ping: 10s`).
 //!
 //! Validation follows KES (`kesconf`): an endpoint is required, exactly one
@@ -18,8 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zeroize::Zeroizing;
-
+use crate::secret::Secret;
 use crate::text::Text;
 
 /// Default K/V engine mount (`engine`).
@@ -100,36 +98,6 @@ struct TlsSection {
 struct StatusSection {
     ping: Option<Text>,
 }
-
-/// A secret string (AppRole secret ID, a JWT): wiped when dropped, never
-/// shown by `Debug`, compared without early exit.
-#[derive(Clone)]
-pub(crate) struct Secret(Zeroizing<String>);
-
-impl Secret {
-    pub(crate) fn new(s: String) -> Self {
-        Secret(Zeroizing::new(s))
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl Eq for Secret {}
 
 /// The K/V secrets engine API version (`version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

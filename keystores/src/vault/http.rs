@@ -44,7 +44,7 @@ impl Http {
             // No TLS at all: skip loading the platform's roots.
             builder = builder.tls_certs_only(Vec::new());
         } else if let Some(ca) = &config.tls.ca {
-            builder = builder.tls_certs_only(read_cas(ca).await?);
+            builder = builder.tls_certs_only(crate::cas::read_cas(ca, "vault").await?);
         }
         if let (Some(key), Some(cert)) = (&config.tls.key, &config.tls.cert) {
             let mut pem = Zeroizing::new(read(key, "tls.key").await?);
@@ -104,49 +104,4 @@ async fn read(path: &Path, setting: &str) -> Result<Vec<u8>, Error> {
             path.display()
         ))
     })
-}
-
-/// The certificates of a PEM file, or of every PEM file in a directory.
-async fn read_cas(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let meta = tokio::fs::metadata(path).await.map_err(|e| {
-        Error::backend(format!(
-            "vault: cannot read tls.ca '{}': {e}",
-            path.display()
-        ))
-    })?;
-    let mut files = Vec::new();
-    if meta.is_dir() {
-        let mut dir = tokio::fs::read_dir(path).await.map_err(|e| {
-            Error::backend(format!(
-                "vault: cannot read tls.ca '{}': {e}",
-                path.display()
-            ))
-        })?;
-        while let Some(entry) = dir.next_entry().await.map_err(Error::backend)? {
-            if tokio::fs::metadata(entry.path())
-                .await
-                .is_ok_and(|m| m.is_file())
-            {
-                files.push(entry.path());
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut certs = Vec::new();
-    for file in &files {
-        let pem = read(file, "tls.ca").await?;
-        // Files that are not PEM certificates (in a directory) are skipped.
-        if let Ok(found) = reqwest::Certificate::from_pem_bundle(&pem) {
-            certs.extend(found);
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::backend(format!(
-            "vault: no CA certificate found in tls.ca '{}'",
-            path.display()
-        )));
-    }
-    Ok(certs)
 }
