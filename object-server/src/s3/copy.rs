@@ -9,7 +9,7 @@ use s3s::dto::*;
 use super::checksum::Algo;
 use super::checksum_ops::{self, WritePlan};
 use super::io::{self, Decode};
-use super::object::{ContentHeaders, new_meta, stored_content_encoding};
+use super::object::{ContentHeaders, content_headers, new_meta};
 use super::object::{check_copy_source, seal_object_meta};
 use super::{
     MAX_OBJECT_SIZE, ObjectServer, layout, parse_http_date, part_numbers, set_sse, timestamp,
@@ -36,14 +36,7 @@ fn copy_output(meta: &ObjectMeta, etag: String, sse: &ResponseSse) -> CopyObject
 
 fn content_of(input: &CopyObjectInput, src: &ObjectMeta, replace: bool) -> ContentHeaders {
     if replace {
-        ContentHeaders {
-            content_type: input.content_type.clone(),
-            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
-            content_disposition: input.content_disposition.clone(),
-            content_language: input.content_language.clone(),
-            cache_control: input.cache_control.clone(),
-            expires: input.expires.clone(),
-        }
+        content_headers!(input)
     } else {
         ContentHeaders {
             content_type: src.content_type.clone(),

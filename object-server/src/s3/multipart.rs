@@ -11,8 +11,8 @@ use s3s::{S3Request, S3Response};
 use super::checksum::set_checksum;
 use super::checksum_ops::{self, CompletingPart, META_UPLOAD_CHECKSUM, UploadConfig, WritePlan};
 use super::io::{self, Decode};
-use super::object::{ContentHeaders, new_meta, stored_content_encoding};
 use super::object::{check_copy_source, part_etags};
+use super::object::{content_headers, new_meta};
 use super::{
     MAX_OBJECT_SIZE, MIN_PART_SIZE, ObjectServer, layout, parse_content_md5, part_numbers, set_sse,
     timestamp, unquote, user_metadata, with_context,
@@ -89,14 +89,7 @@ impl ObjectServer {
             input.checksum_algorithm.as_ref(),
             input.checksum_type.as_ref(),
         )?;
-        let content = ContentHeaders {
-            content_type: input.content_type.clone(),
-            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
-            content_disposition: input.content_disposition.clone(),
-            content_language: input.content_language.clone(),
-            cache_control: input.cache_control.clone(),
-            expires: input.expires.clone(),
-        };
+        let content = content_headers!(input);
         let mut template = new_meta(key, content, user);
         template
             .internal

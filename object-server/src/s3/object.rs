@@ -94,6 +94,24 @@ pub(super) fn check_sizes(meta: &ObjectMeta, encrypted: bool) -> Result<()> {
     }
 }
 
+/// The [`ContentHeaders`] a PutObject, CreateMultipartUpload or CopyObject (with the
+/// `REPLACE` directive) input sets (the three DTOs name these fields alike).
+macro_rules! content_headers {
+    ($input:expr) => {
+        super::object::ContentHeaders {
+            content_type: $input.content_type.clone(),
+            content_encoding: super::object::stored_content_encoding(
+                $input.content_encoding.as_ref(),
+            ),
+            content_disposition: $input.content_disposition.clone(),
+            content_language: $input.content_language.clone(),
+            cache_control: $input.cache_control.clone(),
+            expires: $input.expires.clone(),
+        }
+    };
+}
+pub(super) use content_headers;
+
 /// Records a new single-part object's encryption and ETag in `meta` from the MD5 of its
 /// plaintext (`keyed`: the object's fresh key, `None` for a plain object); returns the ETag
 /// the client sees and the SSE response headers.

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use super::checksum::set_checksum;
 use super::checksum_ops::{self, DEFAULT_ALGO, WritePlan};
 use super::object::seal_object_meta;
-use super::object::{ContentHeaders, new_meta, stored_content_encoding};
+use super::object::{content_headers, new_meta};
 use super::{
     MAX_OBJECT_SIZE, ObjectServer, io, parse_content_md5, set_sse, unquote, user_metadata,
 };
@@ -75,14 +75,7 @@ impl ObjectServer {
             return Err(Error::EntityTooLarge);
         }
         self.check_put_conditions(&input).await?;
-        let content = ContentHeaders {
-            content_type: input.content_type.clone(),
-            content_encoding: stored_content_encoding(input.content_encoding.as_ref()),
-            content_disposition: input.content_disposition.clone(),
-            content_language: input.content_language.clone(),
-            cache_control: input.cache_control.clone(),
-            expires: input.expires.clone(),
-        };
+        let content = content_headers!(input);
         let mut meta = new_meta(key, content, user);
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
