@@ -66,7 +66,8 @@ impl Domains {
         let name = strip_port(host);
         self.domains.iter().find_map(|d| {
             let cut = name.len().checked_sub(d.len() + 1)?;
-            let (bucket, rest) = name.split_at(cut);
+            // `get`, not `split_at`: a non-ASCII Host must not panic on a char boundary.
+            let (bucket, rest) = (name.get(..cut)?, name.get(cut..)?);
             let rest = rest.strip_prefix('.')?;
             (rest.eq_ignore_ascii_case(d) && !bucket.is_empty()).then_some(bucket)
         })
@@ -137,6 +138,10 @@ mod tests {
         assert_eq!(d.bucket_of("bucket.other.org"), None);
         assert_eq!(d.bucket_of("notexample.com"), None);
         assert_eq!(d.bucket_of("[::1]:9000"), None);
+        // Non-ASCII bytes around the cut must not panic (`split_at` would).
+        assert_eq!(d.bucket_of("é.example.com"), Some("é"));
+        assert_eq!(d.bucket_of("aé.example.com"), Some("aé"));
+        assert_eq!(d.bucket_of("xxxxxxxxxxxxéexample.com"), None);
         let vh = d.parse_host_header("bucket.other.org").unwrap();
         assert_eq!(vh.bucket(), None, "unknown hosts are path style");
         let vh = d.parse_host_header("b1.s3.example.com:443").unwrap();
