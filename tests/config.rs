@@ -261,6 +261,18 @@ fn ready_made_policies_load_and_mean_what_they_say() {
                     "/v1/key/hmac/k",
                 ],
             ),
+            "rekey" => (
+                &["/v1/ext/key/describe/k", "/v1/ext/key/rewrap/k"],
+                &[
+                    "/v1/key/create/k",
+                    "/v1/key/delete/k",
+                    "/v1/key/generate/k",
+                    "/v1/key/decrypt/k",
+                    "/v1/ext/key/disable/k",
+                    "/v1/ext/key/enable/k",
+                    "/v1/ext/key/rotate/k",
+                ],
+            ),
             other => panic!("a new policy file '{other}' needs expectations here"),
         };
         for path in allowed {
@@ -271,7 +283,7 @@ fn ready_made_policies_load_and_mean_what_they_say() {
         }
     }
     seen.sort();
-    assert_eq!(seen, ["auditor", "key-admin", "minio"]);
+    assert_eq!(seen, ["auditor", "key-admin", "minio", "rekey"]);
 }
 
 #[test]
