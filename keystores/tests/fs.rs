@@ -37,27 +37,48 @@ async fn fs_keystore_conforms() {
     );
 }
 
-/// Captures what `f` logs (tracing's fmt output, no ANSI colours).
-fn logs_of(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
+/// Everything this test binary logs (tracing's fmt output, no ANSI colours).
+///
+/// One global subscriber, installed once: a scoped one (`with_default`) can
+/// miss events when another thread rebuilds tracing's callsite interest or
+/// maximum level at the same moment, which made this check flaky under load.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// The lines logged while `f` ran that mention `marker` (a test's own temp
+/// path, so concurrent tests never see each other's lines).
+fn logs_of(marker: &Path, f: impl FnOnce()) -> String {
+    struct Global;
+    impl std::io::Write for Global {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
+            LOGS.lock().unwrap().extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(|| Global)
+            .init();
+    });
+    let start = LOGS.lock().unwrap().len();
+    f();
+    let all = LOGS
+        .lock()
+        .unwrap()
+        .get(start..)
+        .unwrap_or_default()
+        .to_vec();
+    let marker = marker.to_string_lossy();
+    String::from_utf8(all)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(marker.as_ref()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -66,7 +87,7 @@ fn an_existing_directory_open_to_others_is_kept_with_a_warning() {
     let dir = tmp.path().join("keys");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    let logs = logs_of(|| {
+    let logs = logs_of(&dir, || {
         FsKeystore::open(&dir).unwrap();
     });
     assert!(logs.contains("WARN"), "{logs}");
@@ -74,7 +95,7 @@ fn an_existing_directory_open_to_others_is_kept_with_a_warning() {
     let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755, "the operator's directory is not changed");
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-    let logs = logs_of(|| {
+    let logs = logs_of(&dir, || {
         FsKeystore::open(&dir).unwrap();
     });
     assert!(!logs.contains("WARN"), "{logs}");
