@@ -24,14 +24,20 @@ fuzz_target!(|data: &[u8]| {
     };
     // The first byte splits the rest into (context, ciphertext), so the
     // associated data is fuzzed as well; seeds start with 0 (no context).
-    let (ctx_len, rest) = data.split_first().map_or((0, data), |(n, r)| (*n as usize, r));
+    let (ctx_len, rest) = data
+        .split_first()
+        .map_or((0, data), |(n, r)| (*n as usize, r));
     let (ctx, ct) = rest.split_at(ctx_len.min(rest.len()));
     for key in [aes, chacha] {
         let _ = key.decrypt(ct, ctx);
         let _ = key.decrypt_raw(ct, ctx);
     }
     if let Some((version, body)) = framing::split(ct) {
-        assert_eq!(framing::frame(version, body), ct, "split/frame must round-trip");
+        assert_eq!(
+            framing::frame(version, body),
+            ct,
+            "split/frame must round-trip"
+        );
     }
     let _ = ring.decrypt(ct, ctx);
 });

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         _ => None,
     };
     let op = if flags & 32 != 0 {
-        WriteOp::PutObject { bucket: "bucket", key: "object" }
+        WriteOp::PutObject {
+            bucket: "bucket",
+            key: "object",
+        }
     } else {
         WriteOp::Other
     };
