@@ -52,9 +52,9 @@ mod state;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// A raw request path as the router sees it: [`routes::canonical_path`](crate::routes)
-    /// (decoding and refusals), then the route lookup; returns the path policies are
-    /// checked on, or `None` when the path is refused or names no route.
+    /// A raw request path as the router sees it: `routes::canonical_path` (decoding and
+    /// refusals), then `routes::find`; returns the path policies are checked on
+    /// (`routes::routed_path`), or `None` when the path is refused or names no route.
     pub fn route(raw: &str) -> Option<String> {
         let decoded = crate::routes::canonical_path(raw)?;
         let (route, resource) = crate::routes::find(&decoded)?;
