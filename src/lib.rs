@@ -46,3 +46,18 @@ pub mod policy;
 mod routes;
 pub mod server;
 mod state;
+
+/// Entry points into private parsers for the fuzz targets in `fuzz/` (the `fuzzing`
+/// feature). Thin wrappers: no behaviour of their own.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A raw request path as the router sees it: `routes::canonical_path` (decoding and
+    /// refusals), then `routes::find`; returns the path policies are checked on
+    /// (`routes::routed_path`), or `None` when the path is refused or names no route.
+    pub fn route(raw: &str) -> Option<String> {
+        let decoded = crate::routes::canonical_path(raw)?;
+        let (route, resource) = crate::routes::find(&decoded)?;
+        Some(crate::routes::routed_path(route, resource))
+    }
+}
