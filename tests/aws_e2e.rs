@@ -27,113 +27,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 use client::ApiKey;
 use serde_json::{Value, json};
 
-const PROBE: Duration = Duration::from_millis(100);
+use common::backend::Kes;
 
-/// A `kes` server started from a config file whose keystore is moto.
-struct Kes {
-    running: kes::server::Running,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-    client: reqwest::Client,
-    logs: common::Outputs,
-}
-
-impl Kes {
-    /// Starts on `moto` with extra top-level YAML `extra`.
-    async fn start(moto: &Moto, extra: &str) -> Kes {
-        let dir = tempfile::tempdir().unwrap();
-        let cert = common::write_server_cert(dir.path());
-        let admin = ApiKey::generate().unwrap();
-        let config = format!(
-            "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
-             {extra}keystore:\n  aws:\n    secretsmanager:\n      endpoint: {}\n      region: {REGION}\n\
-             \x20     credentials:\n        accesskey: {ACCESS_KEY}\n        secretkey: {SECRET_KEY}\n",
-            admin.identity(),
-            moto.endpoint(),
-        );
-        let path = dir.path().join("config.yaml");
-        std::fs::write(&path, config).unwrap();
-        let settings = kes::config::load(&path).unwrap();
-        let logs = common::Outputs::default();
-        let options = kes::server::Options {
-            probe_interval: PROBE,
-            telemetry: Some(kes::logs::Telemetry::new(&settings.log, logs.sinks())),
-            ..kes::server::Options::default()
-        };
-        let running = kes::server::Builder::from_file(&path)
-            .unwrap()
-            .options(options)
-            .start()
-            .await
-            .expect("kes server starts on moto");
-        let ck = admin.certificate().unwrap();
-        let pem = format!("{}{}", ck.key_pem.as_str(), ck.cert_pem);
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()])
-            .identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap())
-            .build()
-            .unwrap();
-        Kes {
-            addr: running.addr,
-            running,
-            _dir: dir,
-            client,
-            logs,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.client.get(self.url(path)).send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn create(&self, name: &str) -> u16 {
-        self.post(&format!("/v1/key/create/{name}"), Value::Null)
-            .await
-            .0
-    }
-
-    async fn generate(&self, name: &str) -> (u16, Value) {
-        self.post(&format!("/v1/key/generate/{name}"), json!({}))
-            .await
-    }
-
-    async fn decrypt(&self, name: &str, ciphertext: &Value, context: &str) -> (u16, Value) {
-        let body = json!({ "ciphertext": ciphertext, "context": context });
-        self.post(&format!("/v1/key/decrypt/{name}"), body).await
-    }
-
-    /// Both log outputs.
-    fn log_text(&self) -> String {
-        format!("{}{}", self.logs.audit.text(), self.logs.error.text())
-    }
-
-    /// Waits until `/v1/ready` answers `status`.
-    async fn ready_becomes(&self, status: u16) {
-        poll(
-            &format!("/v1/ready answers {status}"),
-            Duration::from_secs(60),
-            || async { (self.get("/v1/ready").await.0 == status).then_some(()) },
-        )
-        .await;
-    }
+/// Starts a server on `moto` (static credentials) with extra top-level YAML
+/// `extra`.
+async fn start(moto: &Moto, extra: &str) -> Kes {
+    let section = format!(
+        "  aws:\n    secretsmanager:\n      endpoint: {}\n      region: {REGION}\n\
+         \x20     credentials:\n        accesskey: {ACCESS_KEY}\n        secretkey: {SECRET_KEY}\n",
+        moto.endpoint(),
+    );
+    Kes::start(&section, extra).await
 }
 
 #[tokio::test]
@@ -141,7 +45,7 @@ async fn a_kes_server_on_moto_creates_generates_and_decrypts() {
     let Some(moto) = Moto::start().await else {
         return;
     };
-    let kes = Kes::start(&moto, "").await;
+    let kes = start(&moto, "").await;
     assert_eq!(kes.create("my-key").await, 200);
     assert_eq!(kes.create("my-key").await, 400, "key already exists");
     let (st, dek) = kes.generate("my-key").await;
@@ -204,8 +108,8 @@ async fn moto_stopped_mid_run_then_back() {
         return;
     };
     let long = "cache:\n  expiry:\n    any: 1h\n    unused: 1h\n";
-    let offline = Kes::start(&moto, &format!("{long}    offline: 10m\n")).await;
-    let plain = Kes::start(&moto, long).await;
+    let offline = start(&moto, &format!("{long}    offline: 10m\n")).await;
+    let plain = start(&moto, long).await;
 
     assert_eq!(offline.create("cached").await, 200);
     let (st, dek) = offline.generate("cached").await;

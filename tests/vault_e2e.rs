@@ -19,122 +19,19 @@ mod common;
 #[path = "../keystores/tests/vault_support/mod.rs"]
 mod vault_support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use client::ApiKey;
 use serde_json::{Value, json};
-use vault_support::{OpenBao, kes_policy, poll};
+use vault_support::{OpenBao, kes_policy};
 
-const PROBE: Duration = Duration::from_millis(100);
+use common::backend::Kes;
 
-/// A `kes` server started from a config file whose keystore is Vault.
-struct Kes {
-    running: kes::server::Running,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-    client: reqwest::Client,
-    /// The server's audit and error log outputs.
-    logs: common::Outputs,
-}
-
-impl Kes {
-    /// Starts with `vault` (the lines under `keystore.vault:`, indented by
-    /// four spaces) and extra top-level YAML `extra`.
-    async fn start(vault: &str, extra: &str) -> Kes {
-        let dir = tempfile::tempdir().unwrap();
-        let cert = common::write_server_cert(dir.path());
-        let admin = ApiKey::generate().unwrap();
-        let config = format!(
-            "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
-             {extra}keystore:\n  vault:\n{vault}",
-            admin.identity()
-        );
-        let path = dir.path().join("config.yaml");
-        std::fs::write(&path, config).unwrap();
-        let settings = kes::config::load(&path).unwrap();
-        let logs = common::Outputs::default();
-        let options = kes::server::Options {
-            probe_interval: PROBE,
-            telemetry: Some(kes::logs::Telemetry::new(&settings.log, logs.sinks())),
-            ..kes::server::Options::default()
-        };
-        let running = kes::server::Builder::from_file(&path)
-            .unwrap()
-            .options(options)
-            .start()
-            .await
-            .expect("kes server starts on OpenBao");
-        let ck = admin.certificate().unwrap();
-        let pem = format!("{}{}", ck.key_pem.as_str(), ck.cert_pem);
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()])
-            .identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap())
-            .build()
-            .unwrap();
-        Kes {
-            addr: running.addr,
-            running,
-            _dir: dir,
-            client,
-            logs,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.client.get(self.url(path)).send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn create(&self, name: &str) -> u16 {
-        self.post(&format!("/v1/key/create/{name}"), Value::Null)
-            .await
-            .0
-    }
-
-    async fn generate(&self, name: &str) -> (u16, Value) {
-        self.post(&format!("/v1/key/generate/{name}"), json!({}))
-            .await
-    }
-
-    async fn decrypt(&self, name: &str, ciphertext: &Value, context: &str) -> (u16, Value) {
-        let body = json!({ "ciphertext": ciphertext, "context": context });
-        self.post(&format!("/v1/key/decrypt/{name}"), body).await
-    }
-
-    /// Waits until `/v1/ready` answers `status`.
-    /// Both log outputs.
-    fn log_text(&self) -> String {
-        format!("{}{}", self.logs.audit.text(), self.logs.error.text())
-    }
-
-    async fn ready_becomes(&self, status: u16) {
-        poll(
-            &format!("/v1/ready answers {status}"),
-            Duration::from_secs(30),
-            || async { (self.get("/v1/ready").await.0 == status).then_some(()) },
-        )
-        .await;
-    }
+/// Starts a server whose `keystore.vault` section is `vault` (its lines,
+/// indented by four spaces), with extra top-level YAML `extra`.
+async fn start(vault: &str, extra: &str) -> Kes {
+    Kes::start(&format!("  vault:\n{vault}"), extra).await
 }
 
 /// K/V v2 at `kv` and an AppRole limited to it; the YAML for it (its
@@ -155,7 +52,7 @@ async fn a_kes_server_on_openbao_creates_generates_and_decrypts() {
     let Some(bao) = OpenBao::dev().await else {
         return;
     };
-    let kes = Kes::start(&vault_section(&bao, json!({})).await, "").await;
+    let kes = start(&vault_section(&bao, json!({})).await, "").await;
     assert_eq!(kes.create("my-key").await, 200);
     assert_eq!(kes.create("my-key").await, 400, "key already exists");
     let (st, dek) = kes.generate("my-key").await;
@@ -213,8 +110,8 @@ async fn openbao_stopped_mid_run_then_back() {
     };
     let section = vault_section(&bao, json!({})).await;
     let long = "cache:\n  expiry:\n    any: 1h\n    unused: 1h\n";
-    let offline = Kes::start(&section, &format!("{long}    offline: 10m\n")).await;
-    let plain = Kes::start(&section, long).await;
+    let offline = start(&section, &format!("{long}    offline: 10m\n")).await;
+    let plain = start(&section, long).await;
 
     assert_eq!(offline.create("cached").await, 200);
     let (st, dek) = offline.generate("cached").await;
@@ -276,7 +173,7 @@ async fn a_three_second_token_is_renewed_without_failed_requests() {
         return;
     };
     let section = vault_section(&bao, json!({"token_ttl": "3s", "token_max_ttl": "7s"})).await;
-    let kes = Kes::start(&section, "").await;
+    let kes = start(&section, "").await;
     // Every request reaches OpenBao: a create, and the first read of it.
     let end = Instant::now() + Duration::from_secs(10);
     let mut i = 0;
@@ -380,7 +277,7 @@ async fn secrets_written_by_hand_in_kes_layout_decrypt_kes_ciphertexts() {
         cases.push((name, vector));
     }
 
-    let kes = Kes::start(&section, "").await;
+    let kes = start(&section, "").await;
     for (name, vector) in &cases {
         let ciphertext = match vector.get("ciphertext_text") {
             Some(text) => json!(B64.encode(text.as_str().unwrap())),
@@ -490,7 +387,7 @@ async fn migrate_fs_to_openbao_and_back_keeps_every_key_and_its_state() {
     std::fs::write(&to, format!("keystore:\n  vault:\n{section}")).unwrap();
 
     migrate(&from, &to).await;
-    let kes = Kes::start(&section, "").await;
+    let kes = start(&section, "").await;
     let (st, list) = kes.get("/v1/key/list/").await;
     assert_eq!(
         (st, &list["names"]),
@@ -523,7 +420,7 @@ async fn migrate_fs_to_openbao_and_back_keeps_every_key_and_its_state() {
     }
     // The disabled key is still disabled after the round trip, and enabling
     // it on OpenBao makes the old ciphertext readable again.
-    let kes = Kes::start(&section, "").await;
+    let kes = start(&section, "").await;
     let (st, _) = kes.post("/v1/ext/key/enable/k2", Value::Null).await;
     assert_eq!(st, 200);
     let (st, pt) = kes.decrypt("k2", &dek2["ciphertext"], "").await;

@@ -13,6 +13,7 @@
 )]
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod prom;
 
 use std::io::Write as _;
