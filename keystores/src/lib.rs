@@ -73,6 +73,8 @@ mod gcp;
 mod locks;
 #[cfg(feature = "memory")]
 mod mem;
+#[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
+mod paging;
 mod revision;
 mod secret;
 mod text;

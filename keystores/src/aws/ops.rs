@@ -24,6 +24,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use zeroize::Zeroizing;
 
 use super::error::{Failure, classify, to_error};
+use crate::paging::ListBudget;
 use crate::{Error, Page, Revision, Status, list_page, validate_name};
 
 /// `ListSecrets` page size (the service's maximum).
@@ -156,6 +157,7 @@ pub(super) async fn list(
 ) -> Result<Page, Error> {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
+    let mut budget = ListBudget::new("aws");
     loop {
         let out = client
             .list_secrets()
@@ -164,6 +166,7 @@ pub(super) async fn list(
             .send()
             .await
             .map_err(|e| to_error(&e, "list", prefix))?;
+        budget.charge(out.secret_list().len())?;
         names.extend(
             out.secret_list()
                 .iter()

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use super::BINARY_CONTENT_TYPE;
 use super::error::{Failure, classify, to_error};
 use crate::Error;
+use crate::paging::ListBudget;
 
 /// Purge attempts while Key Vault still reports the deletion in progress.
 const PURGE_ATTEMPTS: u32 = 7;
@@ -158,15 +159,24 @@ impl Ops<'_> {
             maxresults: Some(MAX_RESULTS),
             ..Default::default()
         };
-        let mut pager = self
+        let mut pages = self
             .client
             .list_secret_properties_versions(name, Some(options))
-            .map_err(|e| to_error(&e, "list the versions of", name))?;
+            .map_err(|e| to_error(&e, "list the versions of", name))?
+            .into_pages();
+        let mut budget = ListBudget::new("azure");
         let mut count = 0;
         loop {
-            match pager.try_next().await {
-                Ok(Some(_)) => count += 1,
+            let page = match pages.try_next().await {
+                Ok(Some(page)) => page.into_model(),
                 Ok(None) => return Ok(count),
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(page) => {
+                    budget.charge(page.value.len())?;
+                    count += page.value.len();
+                }
                 Err(e) => {
                     return match classify(&e) {
                         Failure::Missing => Ok(0),
@@ -287,22 +297,30 @@ impl Ops<'_> {
 
     /// Every secret name in the vault (all pages).
     pub(super) async fn names(&self) -> Result<Vec<String>, Error> {
-        let mut pager = self
+        let mut pages = self
             .client
             .list_secret_properties(None)
-            .map_err(|e| to_error(&e, "list", "secrets"))?;
+            .map_err(|e| to_error(&e, "list", "secrets"))?
+            .into_pages();
+        let mut budget = ListBudget::new("azure");
         let mut names = Vec::new();
-        while let Some(item) = pager
+        while let Some(page) = pages
             .try_next()
             .await
             .map_err(|e| to_error(&e, "list", "secrets"))?
         {
-            match item.resource_id() {
-                Ok(id) => names.push(id.name),
-                Err(e) => {
-                    return Err(Error::backend(format!(
-                        "azure: failed to list secrets: an item has no valid id: {e}"
-                    )));
+            let page = page
+                .into_model()
+                .map_err(|e| to_error(&e, "list", "secrets"))?;
+            budget.charge(page.value.len())?;
+            for item in page.value {
+                match item.resource_id() {
+                    Ok(id) => names.push(id.name),
+                    Err(e) => {
+                        return Err(Error::backend(format!(
+                            "azure: failed to list secrets: an item has no valid id: {e}"
+                        )));
+                    }
                 }
             }
         }

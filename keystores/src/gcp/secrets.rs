@@ -68,6 +68,7 @@ use google_cloud_wkt::FieldMask;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use super::error::{Failure, classify, to_error};
+use crate::paging::ListBudget;
 use crate::{Error, Revision, Versioned, validate_name};
 
 /// The annotation naming the version that holds the current value.
@@ -365,6 +366,7 @@ impl Secrets {
     pub(super) async fn names(&self) -> Result<Vec<String>, Error> {
         let mut names = Vec::new();
         let mut token = String::new();
+        let mut budget = ListBudget::new("gcp");
         loop {
             let page = self
                 .client
@@ -374,6 +376,7 @@ impl Secrets {
                 .send()
                 .await
                 .map_err(|e| to_error(&e, "list", &self.project))?;
+            budget.charge(page.secrets.len())?;
             names.extend(
                 page.secrets
                     .iter()
