@@ -40,26 +40,26 @@ fn versioned_sse_s3_and_sse_kms_objects() {
         "{BOTO3_PRELUDE}\n{}\nprint('ALL DONE')\n",
         r#"
 import glob, json
-s3.create_bucket(Bucket="kv")
-s3.put_bucket_versioning(Bucket="kv", VersioningConfiguration={"Status": "Enabled"})
+s3.create_bucket(Bucket="kesv")
+s3.put_bucket_versioning(Bucket="kesv", VersioningConfiguration={"Status": "Enabled"})
 bodies = [b"sse-s3 version %d " % i * (i + 1) for i in range(3)]
 vids = []
 for b in bodies:
-    r = s3.put_object(Bucket="kv", Key="obj", Body=b, ServerSideEncryption="AES256")
+    r = s3.put_object(Bucket="kesv", Key="obj", Body=b, ServerSideEncryption="AES256")
     check("sse-s3 put", r["ServerSideEncryption"] == "AES256" and r["ETag"].strip('"') == hashlib.md5(b).hexdigest())
     vids.append(r["VersionId"])
-kms = s3.put_object(Bucket="kv", Key="obj", Body=b"kms version", ServerSideEncryption="aws:kms", SSEKMSKeyId="versions-key")
+kms = s3.put_object(Bucket="kesv", Key="obj", Body=b"kms version", ServerSideEncryption="aws:kms", SSEKMSKeyId="versions-key")
 for vid, b in zip(vids, bodies):
-    g = s3.get_object(Bucket="kv", Key="obj", VersionId=vid)
+    g = s3.get_object(Bucket="kesv", Key="obj", VersionId=vid)
     check("sse-s3 version reads", g["Body"].read() == b and g["ServerSideEncryption"] == "AES256" and g["VersionId"] == vid)
-g = s3.get_object(Bucket="kv", Key="obj")
+g = s3.get_object(Bucket="kesv", Key="obj")
 check("current is sse-kms", g["Body"].read() == b"kms version" and g["ServerSideEncryption"] == "aws:kms" and g["VersionId"] == kms["VersionId"])
-lv = s3.list_object_versions(Bucket="kv")
+lv = s3.list_object_versions(Bucket="kesv")
 etags = {v["VersionId"]: v["ETag"].strip('"') for v in lv["Versions"]}
 for vid, b in zip(vids, bodies):
     check("listed sse-s3 etag is the md5", etags[vid] == hashlib.md5(b).hexdigest())
 # Each version has its own sealed object key and its own KES data key.
-files = glob.glob(sys.argv[1] + "/kv/obj/*") + glob.glob(sys.argv[1] + "/kv/ver/*/*")
+files = glob.glob(sys.argv[1] + "/kesv/obj/*") + glob.glob(sys.argv[1] + "/kesv/ver/*/*")
 sealed, deks = set(), set()
 for f in files:
     raw = open(f, "rb").read()
@@ -69,14 +69,14 @@ for f in files:
     deks.add(internal.get("X-Minio-Internal-Server-Side-Encryption-S3-Kms-Sealed-Key"))
 check("four versions, four object keys, four data keys", len(files) == 4 and len(sealed) == 4 and len(deks) == 4 and None not in sealed | deks, (sealed, deks))
 # Delete marker, then the SSE-S3 versions are still readable; deleting by id removes one.
-s3.delete_object(Bucket="kv", Key="obj")
-expect_error("NoSuchKey", 404, s3.get_object, Bucket="kv", Key="obj")
-check("old version after marker", s3.get_object(Bucket="kv", Key="obj", VersionId=vids[0])["Body"].read() == bodies[0])
-s3.delete_object(Bucket="kv", Key="obj", VersionId=vids[1])
-expect_error("NoSuchVersion", 404, s3.get_object, Bucket="kv", Key="obj", VersionId=vids[1])
+s3.delete_object(Bucket="kesv", Key="obj")
+expect_error("NoSuchKey", 404, s3.get_object, Bucket="kesv", Key="obj")
+check("old version after marker", s3.get_object(Bucket="kesv", Key="obj", VersionId=vids[0])["Body"].read() == bodies[0])
+s3.delete_object(Bucket="kesv", Key="obj", VersionId=vids[1])
+expect_error("NoSuchVersion", 404, s3.get_object, Bucket="kesv", Key="obj", VersionId=vids[1])
 # Copy an old SSE-S3 version into a new version (fresh key).
-c = s3.copy_object(Bucket="kv", Key="obj", CopySource={"Bucket": "kv", "Key": "obj", "VersionId": vids[2]}, ServerSideEncryption="AES256")
-check("copied version", c["CopySourceVersionId"] == vids[2] and s3.get_object(Bucket="kv", Key="obj")["Body"].read() == bodies[2])
+c = s3.copy_object(Bucket="kesv", Key="obj", CopySource={"Bucket": "kesv", "Key": "obj", "VersionId": vids[2]}, ServerSideEncryption="AES256")
+check("copied version", c["CopySourceVersionId"] == vids[2] and s3.get_object(Bucket="kesv", Key="obj")["Body"].read() == bodies[2])
 "#
     );
     let out = ok(&env.python(&script, &[data.to_str().unwrap()]));
