@@ -486,7 +486,7 @@ mod tests {
                 .is_none()
         );
         store.delete_version("bkt", "k", &a).await.unwrap();
-        assert!(FsStore::has_noncurrent(&dir.path().join("bkt")).unwrap() == false);
+        assert!(!FsStore::has_noncurrent(&dir.path().join("bkt")).unwrap());
         store.delete_version("bkt", "k", &b).await.unwrap();
         assert!(store.list_versions("bkt", "").await.unwrap().is_empty());
         assert!(!dir.path().join("bkt/ver").read_dir().unwrap().any(|_| true));
