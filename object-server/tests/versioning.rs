@@ -80,6 +80,9 @@ except ClientError as e:
     check("head marker 404", e.response["ResponseMetadata"]["HTTPStatusCode"] == 404)
 check("listing hides deleted key", [o["Key"] for o in s3.list_objects_v2(Bucket="verb").get("Contents", [])] == ["plain"])
 check("old versions readable", s3.get_object(Bucket="verb", Key="k", VersionId=ids[1])["Body"].read() == b"two")
+a = s3.get_object_attributes(Bucket="verb", Key="k", VersionId=ids[1], ObjectAttributes=["ObjectSize"])
+check("attributes by version", a["ObjectSize"] == 3 and a["VersionId"] == ids[1], a)
+expect_error("NoSuchKey", 404, s3.get_object_attributes, Bucket="verb", Key="k", ObjectAttributes=["ObjectSize"])
 
 lv = s3.list_object_versions(Bucket="verb")
 got = [(v["Key"], v["VersionId"], v["IsLatest"]) for v in lv["Versions"]]
