@@ -16,6 +16,19 @@ pub enum Error {
     /// 404 `NoSuchKey`.
     #[error("The specified key does not exist.")]
     NoSuchKey,
+    /// 404 `NoSuchVersion`: a well-formed version id the key does not have.
+    #[error("The specified version does not exist.")]
+    NoSuchVersion,
+    /// A delete marker was read: 404 `NoSuchKey` when it is the current version, 405
+    /// `MethodNotAllowed` when named by `versionId`; both with `x-amz-delete-marker: true` and
+    /// its `x-amz-version-id`.
+    #[error("{}", if *named { "The specified method is not allowed against this resource." } else { "The specified key does not exist." })]
+    DeleteMarker {
+        /// The marker's version id as shown (`null` for the null version).
+        version_id: String,
+        /// Named by `versionId` (405) rather than reached as the current version (404).
+        named: bool,
+    },
     /// 404 `NoSuchUpload`.
     #[error(
         "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
@@ -197,6 +210,9 @@ impl Error {
             Error::NoSuchBucket => S3ErrorCode::NoSuchBucket,
             Error::NoSuchKey => S3ErrorCode::NoSuchKey,
             Error::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+            Error::NoSuchVersion => S3ErrorCode::NoSuchVersion,
+            Error::DeleteMarker { named: true, .. } => S3ErrorCode::MethodNotAllowed,
+            Error::DeleteMarker { named: false, .. } => S3ErrorCode::NoSuchKey,
             Error::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou,
             Error::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
             Error::BadDigest | Error::ChecksumMismatch(_) => S3ErrorCode::BadDigest,
@@ -259,6 +275,8 @@ impl Error {
             Error::NoSuchBucket
             | Error::NoSuchKey
             | Error::NoSuchUpload
+            | Error::NoSuchVersion
+            | Error::DeleteMarker { .. }
             | Error::BucketAlreadyOwnedByYou
             | Error::BucketNotEmpty
             | Error::BadDigest
@@ -303,6 +321,7 @@ impl From<StorageError> for Error {
         match e {
             StorageError::NoSuchBucket => Error::NoSuchBucket,
             StorageError::NoSuchKey => Error::NoSuchKey,
+            StorageError::NoSuchVersion => Error::NoSuchVersion,
             StorageError::NoSuchUpload => Error::NoSuchUpload,
             StorageError::BucketExists => Error::BucketAlreadyOwnedByYou,
             StorageError::BucketNotEmpty => Error::BucketNotEmpty,
@@ -325,6 +344,17 @@ impl From<Error> for S3Error {
         let mut err = S3Error::with_message(code, message);
         if let Some(status) = e.status() {
             err.set_status_code(status);
+        }
+        if let Error::DeleteMarker { version_id, .. } = &e {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "x-amz-delete-marker",
+                http::HeaderValue::from_static("true"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(version_id) {
+                headers.insert("x-amz-version-id", v);
+            }
+            err.set_headers(headers);
         }
         err
     }

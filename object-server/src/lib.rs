@@ -16,7 +16,8 @@
 //! * [`s3`] — `impl s3s::S3`: buckets, bucket encryption, objects, listings, multipart, copy;
 //!   every encryption question goes to [`sse::Sse`].
 //! * [`storage`] — filesystem store: hashed object file names, one file per object
-//!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write.
+//!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write; noncurrent
+//!   versions under `ver/`; an in-memory sorted key index per bucket for listings.
 //! * [`sse`] — the encryption front door: SSE headers, KES data keys, KEK/OEK derivation and
 //!   sealing, internal metadata, DARE 2.0 streams, range arithmetic.
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.

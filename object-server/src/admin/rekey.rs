@@ -13,8 +13,10 @@
 //!    [`FsStore::replace_object_if_unchanged`]: if the object was overwritten or deleted since
 //!    step 1 the new file is discarded and the object counted as `changed`.
 //!
-//! Multipart objects are handled like single-part ones (one DEK per object). Uploads still in
-//! progress are not touched. Failures of one object are reported and counted; the job goes on.
+//! Multipart objects are handled like single-part ones (one DEK per object). In a versioned
+//! bucket every noncurrent version is then rekeyed the same way (each has its own DEK),
+//! replaced in place with [`FsStore::replace_version_if_unchanged`]; delete markers have no
+//! key. Uploads still in progress are not touched. Failures of one object are reported and counted; the job goes on.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +29,7 @@ use crate::s3::io::copy_raw;
 use crate::sse::ObjectEncryption;
 use crate::sse::kms::Kms;
 use crate::sse::meta::META_KMS_DEK;
+use crate::storage::versions::shown_version_id;
 use crate::storage::{FsStore, StorageError};
 
 /// What to rekey.
@@ -89,13 +92,31 @@ enum Outcome {
 /// Runs the job; a progress bar is drawn on stderr when it is a terminal. Fails only when the
 /// bucket cannot be listed.
 pub async fn run(store: &FsStore, kms: &Kms, job: &Job<'_>) -> Result<Report, String> {
-    let objects = store
+    let listing_error = |e| match e {
+        StorageError::NoSuchBucket => format!("bucket {} does not exist", job.bucket),
+        e => format!("listing {}: {e}", job.bucket),
+    };
+    // Current objects, then noncurrent versions (none in a bucket that was never versioned).
+    let mut objects: Vec<(String, Option<String>)> = store
         .list_objects(job.bucket, job.prefix)
         .await
-        .map_err(|e| match e {
-            StorageError::NoSuchBucket => format!("bucket {} does not exist", job.bucket),
-            e => format!("listing {}: {e}", job.bucket),
-        })?;
+        .map_err(listing_error)?
+        .into_iter()
+        .map(|m| (m.key, None))
+        .collect();
+    let versions = store
+        .list_versions(job.bucket, job.prefix)
+        .await
+        .map_err(listing_error)?;
+    objects.extend(
+        versions
+            .into_iter()
+            .filter(|v| !v.latest && !v.meta.delete_marker)
+            .map(|v| {
+                let id = shown_version_id(&v.meta).to_owned();
+                (v.meta.key, Some(id))
+            }),
+    );
     let mut report = Report {
         listed: objects.len() as u64,
         ..Report::default()
@@ -112,19 +133,22 @@ pub async fn run(store: &FsStore, kms: &Kms, job: &Job<'_>) -> Result<Report, St
         indicatif::ProgressBar::hidden()
     };
     let mut newest = HashMap::new();
-    for (i, meta) in objects.iter().enumerate() {
+    for (i, (key, version)) in objects.iter().enumerate() {
         if job.limit.is_some_and(|l| report.rewrapped >= l) {
             report.remaining = report.listed - i as u64;
             break;
         }
-        match one(store, kms, job.bucket, &meta.key, &mut newest).await {
+        match one(store, kms, job.bucket, key, version.as_deref(), &mut newest).await {
             Ok(Outcome::Rewrapped) => report.rewrapped += 1,
             Ok(Outcome::Current) => report.current += 1,
             Ok(Outcome::Skipped) => report.skipped += 1,
             Ok(Outcome::Changed) => report.changed += 1,
             Err(e) => {
                 report.failed += 1;
-                bar.suspend(|| eprintln!("{}/{}: {e}", job.bucket, meta.key));
+                let at = version.as_deref().map(|v| format!(" (version {v})"));
+                bar.suspend(|| {
+                    eprintln!("{}/{key}{}: {e}", job.bucket, at.unwrap_or_default());
+                });
             }
         }
         bar.set_message(report.rewrapped.to_string());
@@ -139,11 +163,16 @@ async fn one(
     kms: &Kms,
     bucket: &str,
     key: &str,
+    version: Option<&str>,
     newest: &mut HashMap<String, u32>,
 ) -> Result<Outcome, String> {
-    let handle = match store.open_object(bucket, key).await {
+    let opened = match version {
+        None => store.open_object(bucket, key).await,
+        Some(v) => store.open_version(bucket, key, Some(v)).await,
+    };
+    let handle = match opened {
         Ok(h) => h,
-        Err(StorageError::NoSuchKey) => return Ok(Outcome::Changed),
+        Err(StorageError::NoSuchKey | StorageError::NoSuchVersion) => return Ok(Outcome::Changed),
         Err(e) => return Err(e.to_string()),
     };
     let state =
@@ -181,10 +210,19 @@ async fn one(
         .await
         .map_err(|e| e.to_string())?;
     temp.finish(&meta).await.map_err(|e| e.to_string())?;
-    let replaced = store
-        .replace_object_if_unchanged(bucket, key, temp, &handle)
-        .await
-        .map_err(|e| e.to_string())?;
+    let replaced = match version {
+        None => {
+            store
+                .replace_object_if_unchanged(bucket, key, temp, &handle)
+                .await
+        }
+        Some(v) => {
+            store
+                .replace_version_if_unchanged(bucket, key, v, temp, &handle)
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
     Ok(if replaced {
         Outcome::Rewrapped
     } else {

@@ -24,6 +24,30 @@ fn every_error_maps_to_its_s3_code_status_and_message() {
             "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
         ),
         (
+            Error::NoSuchVersion,
+            "NoSuchVersion",
+            404,
+            "The specified version does not exist.",
+        ),
+        (
+            Error::DeleteMarker {
+                version_id: "null".to_owned(),
+                named: false,
+            },
+            "NoSuchKey",
+            404,
+            "The specified key does not exist.",
+        ),
+        (
+            Error::DeleteMarker {
+                version_id: "null".to_owned(),
+                named: true,
+            },
+            "MethodNotAllowed",
+            405,
+            "The specified method is not allowed against this resource.",
+        ),
+        (
             Error::BucketAlreadyOwnedByYou,
             "BucketAlreadyOwnedByYou",
             409,

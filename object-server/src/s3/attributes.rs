@@ -28,8 +28,21 @@ impl ObjectServer {
                 .any(|a| a.trim().eq_ignore_ascii_case(name))
         };
         self.sse.check_read_headers(&headers)?;
-        let handle = self.store.open_object(&input.bucket, &input.key).await?;
+        let version = input.version_id.as_deref();
+        if let Some(v) = version {
+            super::versioning::check_version_id(v)?;
+        }
+        let handle = self
+            .store
+            .open_version(&input.bucket, &input.key, version)
+            .await?;
         let meta = &handle.meta;
+        if meta.delete_marker {
+            return Err(Error::DeleteMarker {
+                version_id: crate::storage::versions::shown_version_id(meta).to_owned(),
+                named: version.is_some(),
+            });
+        }
         let state = ObjectEncryption::from_metadata(&meta.internal)?;
         let ssec = ssec_headers(&headers, false);
         let keyed = match state {
@@ -49,6 +62,7 @@ impl ObjectServer {
         };
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(timestamp(meta.last_modified_ns)),
+            version_id: super::versioning::response_version_id(meta, version.is_some()),
             ..Default::default()
         };
         if wanted(ObjectAttributes::ETAG) {

@@ -19,9 +19,24 @@ use crate::error::{Error, Result};
 use crate::sse::request::{self, ssec_headers};
 use crate::sse::{ObjectEncryption, Requested, ResponseSse, WriteOp};
 use crate::storage::ObjectMeta;
+use crate::storage::versions::shown_version_id;
 
-fn copy_output(meta: &ObjectMeta, etag: String, sse: &ResponseSse) -> CopyObjectOutput {
+/// Version ids of a copy response: the new version's (`x-amz-version-id`) and the source's
+/// when the copy source named one (`x-amz-copy-source-version-id`).
+struct Versions {
+    dest: Option<String>,
+    source: Option<String>,
+}
+
+fn copy_output(
+    meta: &ObjectMeta,
+    etag: String,
+    sse: &ResponseSse,
+    versions: Versions,
+) -> CopyObjectOutput {
     let mut out = CopyObjectOutput {
+        version_id: versions.dest,
+        copy_source_version_id: versions.source,
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(ETag::Strong(etag)),
             last_modified: Some(timestamp(meta.last_modified_ns)),
@@ -55,8 +70,16 @@ impl ObjectServer {
         req: S3Request<CopyObjectInput>,
     ) -> Result<CopyObjectOutput> {
         let S3Request { input, headers, .. } = req;
-        let (src_bucket, src_key) = match &input.copy_source {
-            CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+        let (src_bucket, src_key, src_version) = match &input.copy_source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (
+                bucket.to_string(),
+                key.to_string(),
+                version_id.as_deref().map(str::to_owned),
+            ),
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
                 return Err(Error::NotImplemented(
                     "Copy sources other than bucket/key are not supported",
@@ -81,9 +104,18 @@ impl ObjectServer {
             }
         };
         self.store.head_bucket(bucket).await?;
-        let src = self.store.open_object(&src_bucket, &src_key).await?;
+        let src = self
+            .open_source(&src_bucket, &src_key, src_version.as_deref())
+            .await?;
         let src_state = ObjectEncryption::from_metadata(&src.meta.internal)?;
-        let same_object = src_bucket == bucket && src_key == key;
+        let same_object = src_bucket == bucket && src_key == key && src_version.is_none();
+        let versioning = self.versioning(bucket).await?;
+        let versions = Versions {
+            dest: versioning.new_version_id(),
+            source: src_version
+                .is_some()
+                .then(|| shown_version_id(&src.meta).to_owned()),
+        };
         // Source key first (MinIO parses the copy source before the destination).
         let rotation = same_object
             && matches!(src_state, ObjectEncryption::SseC(_))
@@ -124,6 +156,7 @@ impl ObjectServer {
             src.meta.user_metadata.clone()
         };
         let mut meta = new_meta(key, content_of(&input, &src.meta, replace), user);
+        meta.version_id = versions.dest.clone();
 
         if rotation && let (Some(src_keyed), Requested::SseC(new_ck)) = (&src_keyed, &requested) {
             // SSE-C key rotation: reseal the OEK under the new key, data untouched.
@@ -137,9 +170,10 @@ impl ObjectServer {
             let mut temp = self.store.temp_file().await?;
             io::copy_raw(&mut temp, src.file.clone(), 0, src.data_len).await?;
             temp.finish(&meta).await?;
-            self.store.commit_object(bucket, key, temp).await?;
+            self.publish(bucket, key, temp, versioning).await?;
             let sse = ResponseSse::of(&resealed, Some(new_ck));
-            return Ok(copy_output(&meta, src_keyed.client_etag(&meta.etag), &sse));
+            let etag = src_keyed.client_etag(&meta.etag);
+            return Ok(copy_output(&meta, etag, &sse, versions));
         }
 
         if same_object && !replace && src_keyed.is_none() && matches!(requested, Requested::None) {
@@ -184,7 +218,7 @@ impl ObjectServer {
         meta.stored_size = out.stored_size;
         let (etag, sse) = seal_object_meta(&mut meta, dest.as_ref(), out.md5, None)?;
         temp.finish(&meta).await?;
-        self.store.commit_object(bucket, key, temp).await?;
-        Ok(copy_output(&meta, etag, &sse))
+        self.publish(bucket, key, temp, versioning).await?;
+        Ok(copy_output(&meta, etag, &sse, versions))
     }
 }

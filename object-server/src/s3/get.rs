@@ -13,6 +13,7 @@ use super::checksum::{Checksum, set_checksum};
 use super::checksum_ops;
 use super::io::{self, Decode};
 use super::object::{check_conditions, check_sizes};
+use super::versioning::{check_version_id, response_version_id};
 use super::{
     ObjectServer, layout, metadata_out, parse_http_date, part_numbers, set_sse, timestamp,
     with_context,
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::sse::request::ssec_headers;
 use crate::sse::{Keyed, ObjectEncryption, ResponseSse};
 use crate::storage::ObjectHandle;
+use crate::storage::versions::shown_version_id;
 
 /// Resolved read of an object: the plaintext span and how to decode it.
 struct ReadSetup {
@@ -34,6 +36,8 @@ struct ReadSetup {
     parts_count: Option<i32>,
     /// The object checksum, when asked for and the read is the whole object.
     checksum: Option<Checksum>,
+    /// `x-amz-version-id`.
+    version_id: Option<String>,
 }
 
 impl ReadSetup {
@@ -58,6 +62,7 @@ macro_rules! read_request {
             if_unmodified_since: $input.if_unmodified_since.as_ref(),
             range: $input.range.as_ref(),
             part_number: $input.part_number,
+            version_id: $input.version_id.as_deref(),
             data: $data,
             checksum: checksum_ops::enabled($input.checksum_mode.as_ref()),
         }
@@ -84,6 +89,7 @@ macro_rules! object_output {
             last_modified: Some(timestamp(meta.last_modified_ns)),
             metadata: metadata_out(&meta.user_metadata),
             parts_count: $setup.parts_count,
+            version_id: $setup.version_id.clone(),
             checksum_type: $setup.checksum.as_ref().map(|c| c.kind.dto()),
             ..Default::default()
         };
@@ -103,13 +109,23 @@ struct ReadRequest<'a> {
     if_unmodified_since: Option<&'a Timestamp>,
     range: Option<&'a Range>,
     part_number: Option<i32>,
+    /// `versionId` (`None`: the current version).
+    version_id: Option<&'a str>,
     /// GET (the data is read) rather than HEAD.
     data: bool,
     /// `ChecksumMode=ENABLED`.
     checksum: bool,
 }
 
-/// `(offset, len, Content-Range, parts count)` of a `partNumber` or `Range` read.
+/// `(offset, len, Content-Range, parts count)` of a `partNumber` or `Range` read, as S3:
+///
+/// * `partNumber` and `Range` together → 400 `InvalidRequest`; a number outside 1‥10000 → 400
+///   `InvalidArgument`;
+/// * a multipart object: part `n` → 206 with its `Content-Range` and `x-amz-mp-parts-count`;
+///   a number past the last part → 400 `InvalidPart`;
+/// * a single-part object: part 1 is the whole object, answered 206 with a `Content-Range`
+///   covering it (an empty object: 200) and no parts count; any other number → 400
+///   `InvalidPart`.
 fn span(
     meta: &crate::storage::ObjectMeta,
     range: Option<&Range>,
@@ -117,16 +133,22 @@ fn span(
 ) -> Result<(u64, u64, Option<String>, Option<i32>)> {
     let size = meta.size;
     if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(Error::InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter".to_owned(),
+            ));
+        }
+        let n = super::multipart::part_number(n)?;
+        let idx = usize::try_from(n).map_err(Error::internal)?;
         let parts = &meta.parts;
-        let count = parts.len().max(1);
-        let idx = usize::try_from(n)
-            .ok()
-            .filter(|n| (1..=count).contains(n))
-            .ok_or(Error::InvalidRange)?;
-        let parts_count = i32::try_from(count).ok();
-        let Some(part) = parts.get(idx - 1) else {
-            return Ok((0, size, None, parts_count));
-        };
+        if parts.is_empty() {
+            if idx != 1 {
+                return Err(Error::InvalidPart);
+            }
+            let cr = (size > 0).then(|| format!("bytes 0-{}/{}", size - 1, size));
+            return Ok((0, size, cr, None));
+        }
+        let part = parts.get(idx - 1).ok_or(Error::InvalidPart)?;
         let offset: u64 = parts.iter().take(idx - 1).map(|p| p.size).sum();
         let len = part.size;
         let cr = format!(
@@ -135,7 +157,7 @@ fn span(
             (offset + len).saturating_sub(1),
             size
         );
-        return Ok((offset, len, Some(cr), parts_count));
+        return Ok((offset, len, Some(cr), i32::try_from(parts.len()).ok()));
     }
     if let Some(range) = range {
         let span = range.check(size).map_err(|_| Error::InvalidRange)?;
@@ -148,8 +170,21 @@ fn span(
 impl ObjectServer {
     async fn setup_read(&self, headers: &http::HeaderMap, r: ReadRequest<'_>) -> Result<ReadSetup> {
         self.sse.check_read_headers(headers)?;
-        let handle = self.store.open_object(r.bucket, r.key).await?;
+        if let Some(v) = r.version_id {
+            check_version_id(v)?;
+        }
+        let handle = self
+            .store
+            .open_version(r.bucket, r.key, r.version_id)
+            .await?;
         let meta = &handle.meta;
+        let version_id = response_version_id(meta, r.version_id.is_some());
+        if meta.delete_marker {
+            return Err(Error::DeleteMarker {
+                version_id: shown_version_id(meta).to_owned(),
+                named: r.version_id.is_some(),
+            });
+        }
         let state = ObjectEncryption::from_metadata(&meta.internal)?;
         let ssec = ssec_headers(headers, false);
         let open_now = r.data
@@ -197,6 +232,7 @@ impl ObjectServer {
             content_range,
             parts_count,
             checksum,
+            version_id,
         })
     }
 

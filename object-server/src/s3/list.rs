@@ -1,6 +1,8 @@
 //! ListObjects (v1) and ListObjectsV2: prefix, delimiter, max-keys pagination with marker /
 //! continuation token / start-after, keys in UTF-8 byte order, `encoding-type=url`.
 
+use std::ops::Bound;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -79,7 +81,7 @@ pub(super) fn page<'a>(
     p
 }
 
-fn max_keys(v: Option<i32>) -> Result<usize> {
+pub(super) fn max_keys(v: Option<i32>) -> Result<usize> {
     match v {
         None => Ok(MAX_KEYS),
         Some(n) if n < 0 => Err(Error::InvalidArgument(
@@ -89,7 +91,7 @@ fn max_keys(v: Option<i32>) -> Result<usize> {
     }
 }
 
-fn encoder(encoding: Option<&EncodingType>) -> Result<impl Fn(&str) -> String + use<>> {
+pub(super) fn encoder(encoding: Option<&EncodingType>) -> Result<impl Fn(&str) -> String + use<>> {
     let url = match encoding.map(EncodingType::as_str) {
         None => false,
         Some(EncodingType::URL) => true,
@@ -125,10 +127,46 @@ fn object_entry(meta: &ObjectMeta, etag: String, enc: &impl Fn(&str) -> String) 
 const ETAG_CONCURRENCY: usize = 8;
 
 impl ObjectServer {
+    /// The objects one listing page needs, in key order: current objects (delete markers left
+    /// out) read from the key index after `after` in batches until [`page`] can fill `max`
+    /// entries and tell whether more follow — O(page size + log n) file reads and seeks, never
+    /// the whole bucket (a common prefix is one index seek).
+    pub(super) async fn page_source(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        if max == 0 {
+            return Ok(out);
+        }
+        let mut from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        let batch = max + 2;
+        loop {
+            let keys = self
+                .store
+                .list_keys(bucket, prefix, from, delimiter, batch)
+                .await?;
+            let done = keys.len() < batch;
+            let Some(last) = keys.last().cloned() else {
+                return Ok(out);
+            };
+            let metas = self.store.current_metas(bucket, keys).await?;
+            out.extend(metas.into_iter().filter(|m| !m.delete_marker));
+            if done || page(&out, prefix, delimiter, after, max).truncated {
+                return Ok(out);
+            }
+            from = Bound::Excluded(last);
+        }
+    }
+
     /// The visible ETags of a page, in order. SSE-S3 single-part objects cost one KES decrypt
     /// each; when that fails their ETag is the formatted 32-hex form (the listing never fails
     /// because of the KMS — project decision, object-sse.md §7).
-    async fn page_etags(&self, bucket: &str, contents: &[&ObjectMeta]) -> Vec<String> {
+    pub(super) async fn page_etags(&self, bucket: &str, contents: &[&ObjectMeta]) -> Vec<String> {
         let mut out = Vec::with_capacity(contents.len());
         for chunk in contents.chunks(ETAG_CONCURRENCY) {
             let mut batch = Vec::with_capacity(chunk.len());
@@ -148,8 +186,16 @@ impl ObjectServer {
         let enc = encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let max = max_keys(input.max_keys)?;
-        let all = self.store.list_objects(&input.bucket, &prefix).await?;
         let marker = input.marker.as_deref().filter(|m| !m.is_empty());
+        let all = self
+            .page_source(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                marker,
+                max,
+            )
+            .await?;
         let p = page(&all, &prefix, input.delimiter.as_deref(), marker, max);
         let etags = self.page_etags(&input.bucket, &p.contents).await;
         Ok(ListObjectsOutput {
@@ -200,7 +246,15 @@ impl ObjectServer {
             }
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
-        let all = self.store.list_objects(&input.bucket, &prefix).await?;
+        let all = self
+            .page_source(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                after.as_deref(),
+                max,
+            )
+            .await?;
         let p = page(
             &all,
             &prefix,

@@ -6,12 +6,14 @@
 //!   BucketEncryption.
 //! * [`put`] — PutObject; [`get`] — GetObject, HeadObject (conditions, ranges, `partNumber`);
 //!   [`copy`] — CopyObject (every pair of plain/SSE-C/SSE-S3/SSE-KMS, SSE-C key rotation);
-//!   [`object`] — shared object helpers, DeleteObject(s).
+//!   [`object`] — shared object helpers.
 //! * [`list`] — ListObjects v1/v2 (prefix, delimiter, pagination, `encoding-type=url`).
 //! * [`multipart`] — create/upload part/upload part copy/complete/abort; [`parts`] — list parts
 //!   and uploads.
 //! * [`io`] — body ingestion (MD5, checksums, DARE sealing via `sse::stream`) and plaintext
 //!   read streams.
+//! * [`versioning`] — Put/GetBucketVersioning, version ids of writes, delete markers,
+//!   DeleteObject(s) by version; [`list_versions`] — ListObjectVersions.
 //! * [`attributes`] — GetObjectAttributes.
 //! * [`checksum`] — flexible checksums (algorithms, request headers and trailers, stored form);
 //!   [`checksum_ops`] — how PUT, parts, Complete, GET/HEAD, ListParts and GetObjectAttributes
@@ -26,10 +28,12 @@ mod encryption;
 mod get;
 pub mod io;
 mod list;
+mod list_versions;
 mod multipart;
 mod object;
 mod parts;
 mod put;
+mod versioning;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -237,17 +241,25 @@ impl S3 for ObjectServer {
         ok(GetBucketLocationOutput::default())
     }
 
-    /// Versioning is not implemented: every bucket is, as S3 and MinIO say of a bucket that
-    /// was never versioned, an empty `VersioningConfiguration` (no `Status`).
     async fn get_bucket_versioning(
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        self.store
-            .head_bucket(&req.input.bucket)
-            .await
-            .map_err(Error::from)?;
-        ok(GetBucketVersioningOutput::default())
+        ok(self.do_get_bucket_versioning(req).await?)
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        ok(self.do_put_bucket_versioning(req).await?)
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        ok(self.do_list_object_versions(req).await?)
     }
 
     async fn put_object(

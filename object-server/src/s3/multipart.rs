@@ -146,7 +146,7 @@ impl ObjectServer {
         let out = io::write_request_body(&mut temp, input.body, key.as_ref(), &algos, content_md5)
             .await?;
         let sum = plan.finish(&out.digests, trailing_headers.as_ref())?;
-        let (stored, etag, sse) = part_etags(keyed.as_ref(), out.md5, content_md5)?;
+        let (stored, etag, sse) = part_etags(keyed.as_ref(), number, out.md5)?;
         let meta = PartFileMeta {
             format: crate::storage::file::FORMAT,
             number,
@@ -182,8 +182,16 @@ impl ObjectServer {
             ));
         }
         let number = part_number(input.part_number)?;
-        let (src_bucket, src_key) = match &input.copy_source {
-            CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+        let (src_bucket, src_key, src_version) = match &input.copy_source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (
+                bucket.to_string(),
+                key.to_string(),
+                version_id.as_deref().map(str::to_owned),
+            ),
             CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
                 return Err(Error::NotImplemented(
                     "Copy sources other than bucket/key are not supported",
@@ -194,7 +202,9 @@ impl ObjectServer {
             .store
             .open_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
-        let src = self.store.open_object(&src_bucket, &src_key).await?;
+        let src = self
+            .open_source(&src_bucket, &src_key, src_version.as_deref())
+            .await?;
         let src_state = ObjectEncryption::from_metadata(&src.meta.internal)?;
         let src_keyed = self
             .sse
@@ -234,7 +244,7 @@ impl ObjectServer {
         if out.size != len {
             return Err(Error::Internal("copy source ended early".to_owned()));
         }
-        let (stored, etag, sse) = part_etags(keyed.as_ref(), out.md5, None)?;
+        let (stored, etag, sse) = part_etags(keyed.as_ref(), number, out.md5)?;
         let last_modified_ns = now_ns();
         let meta = PartFileMeta {
             format: crate::storage::file::FORMAT,
@@ -350,8 +360,10 @@ impl ObjectServer {
             io::copy_raw(&mut temp, file, 0, part_meta.stored_size).await?;
         }
         meta.parts = parts;
+        let versioning = self.versioning(bucket).await?;
+        meta.version_id = versioning.new_version_id();
         temp.finish(&meta).await?;
-        self.store.commit_object(bucket, key, temp).await?;
+        self.publish(bucket, key, temp, versioning).await?;
         if let Err(e) = self.store.remove_upload(&upload).await {
             tracing::warn!(error = %e, "completed upload could not be removed");
         }
@@ -366,6 +378,7 @@ impl ObjectServer {
             key: Some(key.to_owned()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             location: Some(format!("/{bucket}/{key}")),
+            version_id: meta.version_id.clone(),
             checksum_type: sum.as_ref().map(|s| s.kind.dto()),
             ..Default::default()
         };

@@ -1,12 +1,11 @@
 //! Helpers shared by the object operations (content headers, new metadata, size and
-//! precondition checks) and DeleteObject / DeleteObjects.
+//! precondition checks); DeleteObject(s) are in [`super::versioning`].
 
 use std::collections::BTreeMap;
 
-use s3s::S3Request;
 use s3s::dto::*;
 
-use super::{ObjectServer, format_http_date, unix_seconds, unquote};
+use super::{format_http_date, unix_seconds, unquote};
 use crate::error::{Error, Result};
 use crate::sse::range::encrypted_size;
 use crate::sse::{Keyed, ResponseSse};
@@ -57,6 +56,8 @@ pub(super) fn new_meta(
         user_metadata: user,
         internal: BTreeMap::new(),
         parts: Vec::new(),
+        version_id: None,
+        delete_marker: false,
     }
 }
 
@@ -134,16 +135,17 @@ pub(super) fn seal_object_meta(
     })
 }
 
-/// A part's ETags and SSE response headers from the MD5 of its plaintext: `(stored,
-/// visible, sse)`, where `stored` is kept in the part file and `visible` is sent.
+/// Part `number`'s ETags and SSE response headers from the MD5 of its plaintext: `(stored,
+/// visible, sse)`, where `stored` is kept in the part file and `visible` is sent (the same
+/// bytes under the same upload and number always get the same ETag).
 pub(super) fn part_etags(
     keyed: Option<&Keyed>,
+    number: u32,
     md5: [u8; 16],
-    content_md5: Option<[u8; 16]>,
 ) -> Result<(String, String, ResponseSse)> {
     Ok(match keyed {
         Some(k) => {
-            let stored = k.part_etag(md5, content_md5)?;
+            let stored = k.part_etag(number, md5)?;
             let visible = k.client_etag(&stored);
             (stored, visible, k.response())
         }
@@ -208,56 +210,4 @@ pub(super) fn check_conditions(
         return Err(not_modified);
     }
     Ok(())
-}
-
-impl ObjectServer {
-    pub(super) async fn do_delete_object(
-        &self,
-        req: S3Request<DeleteObjectInput>,
-    ) -> Result<DeleteObjectOutput> {
-        self.store
-            .delete_object(&req.input.bucket, &req.input.key)
-            .await?;
-        Ok(DeleteObjectOutput::default())
-    }
-
-    pub(super) async fn do_delete_objects(
-        &self,
-        req: S3Request<DeleteObjectsInput>,
-    ) -> Result<DeleteObjectsOutput> {
-        let input = req.input;
-        if input.delete.objects.len() > 1000 {
-            return Err(Error::MalformedXml);
-        }
-        self.store.head_bucket(&input.bucket).await?;
-        let quiet = input.delete.quiet.unwrap_or(false);
-        let mut deleted = Vec::new();
-        let mut errors = Vec::new();
-        for obj in input.delete.objects {
-            match self.store.delete_object(&input.bucket, &obj.key).await {
-                Ok(()) => {
-                    if !quiet {
-                        deleted.push(DeletedObject {
-                            key: Some(obj.key),
-                            ..Default::default()
-                        });
-                    }
-                }
-                Err(e) => {
-                    let s3: s3s::S3Error = Error::from(e).into();
-                    errors.push(s3s::dto::Error {
-                        code: Some(s3.code().as_str().to_owned()),
-                        key: Some(obj.key),
-                        message: s3.message().map(str::to_owned),
-                        version_id: None,
-                    });
-                }
-            }
-        }
-        Ok(DeleteObjectsOutput {
-            deleted: Some(deleted),
-            errors: (!errors.is_empty()).then_some(errors),
-            request_charged: None,
-        })
-    }
 }

@@ -77,6 +77,8 @@ impl ObjectServer {
         self.check_put_conditions(&input).await?;
         let content = content_headers!(input);
         let mut meta = new_meta(key, content, user);
+        let versioning = self.versioning(bucket).await?;
+        meta.version_id = versioning.new_version_id();
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());
@@ -88,9 +90,10 @@ impl ObjectServer {
         meta.stored_size = out.stored_size;
         let (etag, sse) = seal_object_meta(&mut meta, keyed.as_ref(), out.md5, content_md5)?;
         temp.finish(&meta).await?;
-        self.store.commit_object(bucket, key, temp).await?;
+        self.publish(bucket, key, temp, versioning).await?;
         let mut output = PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
+            version_id: meta.version_id.clone(),
             ssekms_encryption_context: sse.context.clone(),
             checksum_type: Some(sum.kind.dto()),
             ..Default::default()

@@ -207,6 +207,19 @@ impl ObjectKey {
         self.0.hmac(&[&part.to_le_bytes()])
     }
 
+    /// The ETag value of an SSE-C or SSE-KMS multipart part:
+    /// `HMAC-SHA256(HMAC-SHA256(OEK, "SSE-part-etag"), LE32(part) ‖ MD5(plaintext))`, first 16
+    /// bytes. Deterministic for the same upload (OEK), part number and bytes, so re-uploading
+    /// an identical part keeps the ETag a client already holds; keyed by the OEK, so it never
+    /// reveals the plaintext MD5.
+    pub fn part_etag_value(&self, part: u32, md5: &[u8; 16]) -> [u8; 16] {
+        let sub = self.0.hmac(&[b"SSE-part-etag"]);
+        let tag = sub.hmac(&[&part.to_le_bytes(), md5]);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&tag.expose()[..16]);
+        out
+    }
+
     /// Key sealing the stored ETag.
     pub fn etag_key(&self) -> Key32 {
         self.0.hmac(&[b"SSE-etag"])

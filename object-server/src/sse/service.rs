@@ -138,13 +138,15 @@ impl Keyed {
         self.oek.seal_etag(&value).map_err(Error::internal)
     }
 
-    /// The stored ETag of a new multipart part: SSE-S3 keeps the sealed 96-hex value (shown
-    /// decrypted), SSE-KMS and SSE-C the formatted 32-hex value.
-    pub fn part_etag(&self, md5: [u8; 16], content_md5: Option<[u8; 16]>) -> Result<String, Error> {
-        let sealed = self.seal_etag(md5, content_md5)?;
+    /// The stored ETag of new multipart part `number`: SSE-S3 keeps the sealed 96-hex value
+    /// (shown decrypted: the plaintext MD5), SSE-KMS and SSE-C a 32-hex value keyed by the
+    /// upload's OEK ([`ObjectKey::part_etag_value`]) — not the MD5, and the same for the same
+    /// part number and bytes, so a re-uploaded identical part completes with either ETag (S3:
+    /// the last upload of a part number wins).
+    pub fn part_etag(&self, number: u32, md5: [u8; 16]) -> Result<String, Error> {
         Ok(match self.state {
-            ObjectEncryption::SseS3(_) => sealed,
-            _ => formatted_etag(&sealed),
+            ObjectEncryption::SseS3(_) => self.seal_etag(md5, None)?,
+            _ => hex::encode(self.oek.part_etag_value(number, &md5)),
         })
     }
 

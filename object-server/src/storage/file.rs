@@ -79,6 +79,13 @@ pub struct ObjectMeta {
     /// Parts of a multipart object (empty for single-part objects).
     #[serde(default)]
     pub parts: Vec<PartMeta>,
+    /// Version id (32 lowercase hex); `None` is S3's `null` version (every object of a bucket
+    /// that was never versioned, and those written while versioning was suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: no data, hides the older versions from GET and listings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
 }
 
 /// Metadata of an uploaded part file.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
+use super::index::KeyIndex;
 use super::{StorageError, TempFile, perms, replace};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -108,6 +109,8 @@ pub struct FsStore {
     /// Object commits take it shared; bucket creation/deletion exclusively, so an object can
     /// never be published into a bucket that is being deleted.
     pub(super) bucket_lock: tokio::sync::RwLock<()>,
+    /// Sorted keys per bucket for listings ([`super::index`]).
+    pub(super) index: Arc<KeyIndex>,
 }
 
 impl FsStore {
@@ -153,6 +156,7 @@ impl FsStore {
             tmp: sys.join("tmp"),
             uploads: sys.join("uploads"),
             bucket_lock: tokio::sync::RwLock::new(()),
+            index: Arc::new(KeyIndex::default()),
         }
     }
 
@@ -207,7 +211,9 @@ impl FsStore {
             sync_dir(&root)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.index.created(bucket);
+        Ok(())
     }
 
     /// Fails with `NoSuchBucket` unless the bucket exists.
@@ -220,13 +226,17 @@ impl FsStore {
         }
     }
 
-    /// Deletes an empty bucket (pending multipart uploads of it are discarded).
+    /// Deletes an empty bucket — no objects, delete markers or noncurrent versions (pending
+    /// multipart uploads of it are discarded).
     pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
         let dir = self.bucket_dir(bucket)?;
         let _guard = self.bucket_lock.write().await;
         self.head_bucket(bucket).await?;
-        let obj = dir.join(OBJ_DIR);
-        let has_objects = blocking(move || Ok(std::fs::read_dir(&obj)?.next().is_some())).await?;
+        let d = dir.clone();
+        let has_objects = blocking(move || {
+            Ok(std::fs::read_dir(d.join(OBJ_DIR))?.next().is_some() || Self::has_noncurrent(&d)?)
+        })
+        .await?;
         if has_objects {
             return Err(StorageError::BucketNotEmpty);
         }
@@ -245,7 +255,9 @@ impl FsStore {
             std::fs::remove_dir_all(&trash)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.index.dropped(bucket);
+        Ok(())
     }
 
     /// All buckets, sorted by name.
@@ -302,10 +314,11 @@ impl FsStore {
             Err(e) => return Err(e),
         }
         temp.committed = true;
+        self.index.inserted(bucket, key);
         blocking(move || Ok(sync_dir(&dir)?)).await
     }
 
-    /// Opens an object for reading.
+    /// Opens the current version of an object for reading (a delete marker is `NoSuchKey`).
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectHandle> {
         self.head_bucket(bucket).await?;
         let path = self.object_path(bucket, key)?;
@@ -317,7 +330,7 @@ impl FsStore {
                 Err(e) => return Err(e.into()),
             };
             let (meta, data_len): (ObjectMeta, u64) = file::read_meta(&f)?;
-            if meta.key != key {
+            if meta.key != key || meta.delete_marker {
                 return Err(StorageError::NoSuchKey);
             }
             if meta.stored_size != data_len {
@@ -344,11 +357,16 @@ impl FsStore {
             Err(StorageError::Io(e)) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         }
-        blocking(move || Ok(sync_dir(&dir)?)).await
+        let (index, bucket, key) = (self.index.clone(), bucket.to_owned(), key.to_owned());
+        blocking(move || {
+            index.removed(&bucket, &dir, &key);
+            Ok(sync_dir(&dir)?)
+        })
+        .await
     }
 
-    /// Metadata of every object whose key starts with `prefix`, sorted by key (UTF-8 bytes).
-    /// Unreadable files are skipped with a warning.
+    /// Metadata of every object whose key starts with `prefix`, sorted by key (UTF-8 bytes):
+    /// current versions, delete markers left out. Unreadable files are skipped with a warning.
     pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
         self.head_bucket(bucket).await?;
         let dir = self.bucket_dir(bucket)?.join(OBJ_DIR);
@@ -363,7 +381,9 @@ impl FsStore {
                     Err(e) => return Err(e.into()),
                 };
                 match file::read_meta::<ObjectMeta>(&f) {
-                    Ok((meta, _)) if meta.key.starts_with(&prefix) => out.push(meta),
+                    Ok((meta, _)) if meta.key.starts_with(&prefix) && !meta.delete_marker => {
+                        out.push(meta);
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(path = %entry.path().display(), error = %e, "skipping unreadable object"),
                 }

@@ -22,15 +22,21 @@
 //! * Modes ([`perms`]): directories are created 0700 and files 0600 whatever the umask; existing
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
+//! * `index`: the sorted in-memory key index that makes a listing page cost O(page + log n)
+//!   ([`FsStore::list_keys`]); rebuilt from `obj/` on a bucket's first listing after start.
+//! * [`versions`]: S3 versioning — `<data>/<bucket>/ver/<sha256(key) hex>/<seq>-<version id>`
+//!   holds noncurrent versions; `obj/` keeps the current one (object or delete marker).
 //! * `replace`: compare-and-replace of an object file under a directory `flock` that every
 //!   commit and delete shares ([`FsStore::replace_object_if_unchanged`]); [`FsStore::attach`].
 
 mod bucket_config;
 pub mod file;
 mod fs;
+mod index;
 pub mod perms;
 mod replace;
 mod temp;
+pub mod versions;
 
 pub use file::{ObjectMeta, PartFileMeta, PartMeta, UploadMeta};
 pub use fs::{BucketInfo, FsStore, ObjectHandle, UploadHandle, now_ns};
@@ -45,6 +51,9 @@ pub enum StorageError {
     /// Object missing.
     #[error("no such key")]
     NoSuchKey,
+    /// The key has no version with the given id.
+    #[error("no such version")]
+    NoSuchVersion,
     /// Upload missing (or malformed id).
     #[error("no such upload")]
     NoSuchUpload,
