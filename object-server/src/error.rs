@@ -194,6 +194,30 @@ pub enum Error {
     /// 400 `XMinioEncryptionError`: malformed internal encryption metadata.
     #[error("{0}")]
     EncryptionMetadata(&'static str),
+    /// 400 `MalformedPolicy` with S3's message (bucket policies).
+    #[error("{0}")]
+    MalformedPolicy(String),
+    /// 400 `PolicyTooLarge`: a bucket policy over 20 KB.
+    #[error("Policy exceeds the maximum allowed document size.")]
+    PolicyTooLarge,
+    /// 404 `NoSuchBucketPolicy`.
+    #[error("The bucket policy does not exist")]
+    NoSuchBucketPolicy,
+    /// 404 `NoSuchPublicAccessBlockConfiguration`.
+    #[error("The public access block configuration was not found")]
+    NoSuchPublicAccessBlock,
+    /// 400 `InvalidTag` with S3's message.
+    #[error("{0}")]
+    InvalidTag(String),
+    /// 404 `NoSuchTagSet`.
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet,
+    /// 400 `AccessControlListNotSupported`: ACLs on a `BucketOwnerEnforced` bucket.
+    #[error("The bucket does not allow ACLs")]
+    AclNotSupported,
+    /// 404 `OwnershipControlsNotFoundError`.
+    #[error("The bucket ownership controls were not found")]
+    NoOwnershipControls,
     /// 500 `InternalError`; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -258,6 +282,16 @@ impl Error {
             Error::NoBucketEncryption => {
                 S3ErrorCode::Custom("ServerSideEncryptionConfigurationNotFoundError".into())
             }
+            Error::MalformedPolicy(_) => S3ErrorCode::MalformedPolicy,
+            Error::PolicyTooLarge => S3ErrorCode::Custom("PolicyTooLarge".into()),
+            Error::NoSuchBucketPolicy => S3ErrorCode::NoSuchBucketPolicy,
+            Error::NoSuchPublicAccessBlock => {
+                S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into())
+            }
+            Error::InvalidTag(_) => S3ErrorCode::InvalidTag,
+            Error::NoSuchTagSet => S3ErrorCode::NoSuchTagSet,
+            Error::AclNotSupported => S3ErrorCode::AccessControlListNotSupported,
+            Error::NoOwnershipControls => S3ErrorCode::OwnershipControlsNotFoundError,
             Error::Internal(_) => S3ErrorCode::InternalError,
         }
     }
@@ -266,7 +300,10 @@ impl Error {
         match self {
             Error::SseOnRead | Error::EncryptionMetadata(_) => Some(http::StatusCode::BAD_REQUEST),
             Error::ObjectTampered => Some(http::StatusCode::PARTIAL_CONTENT),
-            Error::KmsKeyNotFound | Error::NoBucketEncryption => Some(http::StatusCode::NOT_FOUND),
+            Error::KmsKeyNotFound | Error::NoBucketEncryption | Error::NoSuchPublicAccessBlock => {
+                Some(http::StatusCode::NOT_FOUND)
+            }
+            Error::PolicyTooLarge => Some(http::StatusCode::BAD_REQUEST),
             Error::KmsNotAuthorized | Error::KmsKeyDisabled => Some(http::StatusCode::FORBIDDEN),
             Error::KmsInvalidCiphertext => Some(http::StatusCode::BAD_REQUEST),
             Error::KmsKeyGenerationFailed | Error::KmsDecryptionFailed => {
@@ -311,6 +348,12 @@ impl Error {
             | Error::InvalidCopy
             | Error::KmsNotConfigured
             | Error::NotImplemented(_)
+            | Error::MalformedPolicy(_)
+            | Error::NoSuchBucketPolicy
+            | Error::InvalidTag(_)
+            | Error::NoSuchTagSet
+            | Error::AclNotSupported
+            | Error::NoOwnershipControls
             | Error::Internal(_) => None,
         }
     }

@@ -23,6 +23,9 @@
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.
 //! * [`kms_admin`] — MinIO's KMS admin API (`mc admin kms key …`) as an s3s custom route.
 //! * [`admin`] — `object-server admin …` maintenance commands (`rekey`).
+//! * [`policy`] — bucket policies (IAM language subset), Public Access Block and the access
+//!   check s3s runs before every operation (root: all but explicit denies; anonymous: only
+//!   what a policy or a public ACL grants).
 //! * [`metrics`] — Prometheus `/minio/v2/metrics/cluster` (the KMS family).
 //!
 //! ## Security
@@ -53,6 +56,7 @@ pub mod config;
 pub mod error;
 pub mod kms_admin;
 pub mod metrics;
+pub mod policy;
 pub mod s3;
 pub mod server;
 pub mod sse;

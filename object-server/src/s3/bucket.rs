@@ -20,7 +20,9 @@ impl ObjectServer {
         req: S3Request<CreateBucketInput>,
     ) -> Result<CreateBucketOutput> {
         let bucket = &req.input.bucket;
+        let acl = self.create_bucket_acl(&req.input).await?;
         self.store.create_bucket(bucket).await?;
+        self.store_bucket_acl(bucket, acl).await?;
         Ok(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         })

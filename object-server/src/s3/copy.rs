@@ -157,6 +157,14 @@ impl ObjectServer {
         };
         let mut meta = new_meta(key, content_of(&input, &src.meta, replace), user);
         meta.version_id = versions.dest.clone();
+        super::tagging::apply_copy(
+            &mut meta.internal,
+            &src.meta,
+            input.tagging_directive.as_ref(),
+            input.tagging.as_ref(),
+        )?;
+        super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
+            .await?;
 
         if rotation && let (Some(src_keyed), Requested::SseC(new_ck)) = (&src_keyed, &requested) {
             // SSE-C key rotation: reseal the OEK under the new key, data untouched.

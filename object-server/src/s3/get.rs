@@ -253,7 +253,8 @@ impl ObjectServer {
             setup.len,
         );
         Ok(object_output!(GetObjectOutput, setup, {
-            body: Some(body.into_blob())
+            body: Some(body.into_blob()),
+            tag_count: super::tagging::count(&setup.handle.meta)
         }))
     }
 
@@ -265,6 +266,8 @@ impl ObjectServer {
         let setup = self
             .setup_read(&headers, read_request!(input, false))
             .await?;
-        Ok(object_output!(HeadObjectOutput, setup, {}))
+        let mut resp = object_output!(HeadObjectOutput, setup, {});
+        super::tagging::count_header(&mut resp.headers, &setup.handle.meta);
+        Ok(resp)
     }
 }

@@ -18,7 +18,11 @@
 //! * [`checksum`] — flexible checksums (algorithms, request headers and trailers, stored form);
 //!   [`checksum_ops`] — how PUT, parts, Complete, GET/HEAD, ListParts and GetObjectAttributes
 //!   use them.
+//! * [`policy`] — Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus, Put/Get/Delete
+//!   PublicAccessBlock (evaluation: [`crate::policy`]); [`acl`] — canned ACLs;
+//!   [`tagging`] — object and bucket tagging.
 
+pub(crate) mod acl;
 mod attributes;
 mod bucket;
 pub mod checksum;
@@ -32,7 +36,9 @@ mod list_versions;
 mod multipart;
 mod object;
 mod parts;
+mod policy;
 mod put;
+mod tagging;
 mod versioning;
 
 use std::collections::BTreeMap;
@@ -393,5 +399,145 @@ impl S3 for ObjectServer {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         ok(self.do_list_multipart_uploads(req).await?)
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        ok(self.do_put_bucket_policy(req).await?)
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        ok(self.do_get_bucket_policy(req).await?)
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        ok(self.do_delete_bucket_policy(req).await?)
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        ok(self.do_get_bucket_policy_status(req).await?)
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        ok(self.do_put_public_access_block(req).await?)
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        ok(self.do_get_public_access_block(req).await?)
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        ok(self.do_delete_public_access_block(req).await?)
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        ok(self.do_put_object_tagging(req).await?)
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        ok(self.do_get_object_tagging(req).await?)
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        ok(self.do_delete_object_tagging(req).await?)
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        ok(self.do_put_bucket_tagging(req).await?)
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        ok(self.do_get_bucket_tagging(req).await?)
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        ok(self.do_delete_bucket_tagging(req).await?)
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        ok(self.do_put_bucket_acl(req).await?)
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        ok(self.do_get_bucket_acl(req).await?)
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        ok(self.do_put_object_acl(req).await?)
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        ok(self.do_get_object_acl(req).await?)
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        ok(self.do_put_bucket_ownership_controls(req).await?)
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        ok(self.do_get_bucket_ownership_controls(req).await?)
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        ok(self.do_delete_bucket_ownership_controls(req).await?)
     }
 }

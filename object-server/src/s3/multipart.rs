@@ -91,6 +91,14 @@ impl ObjectServer {
         )?;
         let content = content_headers!(input);
         let mut template = new_meta(key, content, user);
+        super::tagging::apply_header(&mut template.internal, input.tagging.as_ref())?;
+        super::acl::apply_new_object(
+            &self.store,
+            bucket,
+            input.acl.as_ref(),
+            &mut template.internal,
+        )
+        .await?;
         template
             .internal
             .insert(META_UPLOAD_CHECKSUM.to_owned(), config.encode());

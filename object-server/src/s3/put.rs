@@ -79,6 +79,9 @@ impl ObjectServer {
         let mut meta = new_meta(key, content, user);
         let versioning = self.versioning(bucket).await?;
         meta.version_id = versioning.new_version_id();
+        super::tagging::apply_header(&mut meta.internal, input.tagging.as_ref())?;
+        super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
+            .await?;
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());

@@ -30,6 +30,8 @@ pub(super) struct Front {
     metrics: Arc<Metrics>,
     activity: Arc<Activity>,
     host_id: Arc<str>,
+    /// The TCP peer, given to the policy check as `aws:SourceIp`.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Front {
@@ -45,7 +47,14 @@ impl Front {
             metrics,
             activity,
             host_id,
+            peer: None,
         }
+    }
+
+    /// Records the connection's peer address ([`crate::policy::ClientAddr`] on each request).
+    pub(super) fn with_peer(mut self, peer: std::net::SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -66,7 +75,10 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     type Error = s3s::HttpError;
     type Future = ResponseFuture;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(crate::policy::ClientAddr(peer));
+        }
         let done = Done {
             guard: self.activity.request_started(),
             activity: self.activity.clone(),

@@ -136,7 +136,9 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         config.metrics_public,
     ));
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
+    let gate = crate::policy::PolicyGate::new(store.clone(), acceptor.is_some());
     let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
+    builder.set_access(gate);
     builder.set_route(admin);
     if let Some(domains) = host::Domains::new(&config.domains) {
         builder.set_host(domains);
@@ -351,7 +353,8 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, self.metrics, activity.clone(), self.host_id);
+        let service = front::Front::new(self.service, self.metrics, activity.clone(), self.host_id)
+            .with_peer(peer);
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {

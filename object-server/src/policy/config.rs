@@ -1,0 +1,48 @@
+//! The stored policy and Public Access Block of a bucket (bucket configuration documents
+//! `policy` — the policy text exactly as the client sent it, S3 returns it verbatim — and
+//! `public-access-block`, JSON).
+
+use serde::{Deserialize, Serialize};
+
+use super::Policy;
+use crate::error::{Error, Result};
+use crate::storage::FsStore;
+
+/// Bucket configuration document names.
+pub(crate) const POLICY_DOC: &str = "policy";
+pub(crate) const PAB_DOC: &str = "public-access-block";
+
+/// A bucket's Public Access Block (all `false` when none is set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    /// Refuse ACLs that grant public access (PutBucketAcl, PutObjectAcl, `x-amz-acl`).
+    pub block_public_acls: bool,
+    /// Ignore public ACL grants when deciding anonymous access.
+    pub ignore_public_acls: bool,
+    /// Refuse PutBucketPolicy with a public policy (403 `AccessDenied`).
+    pub block_public_policy: bool,
+    /// A public policy grants nothing to anonymous requests.
+    pub restrict_public_buckets: bool,
+}
+
+/// The stored policy text of `bucket` and its parsed form.
+pub async fn load_policy(store: &FsStore, bucket: &str) -> Result<Option<(String, Policy)>> {
+    let Some(bytes) = store.bucket_config(bucket, POLICY_DOC).await? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::Internal(format!("bucket {bucket}: stored policy is not UTF-8")))?;
+    let policy = Policy::parse(&text, bucket)
+        .map_err(|e| Error::Internal(format!("bucket {bucket}: stored policy: {e}")))?;
+    Ok(Some((text, policy)))
+}
+
+/// The Public Access Block of `bucket`, `None` when not set.
+pub async fn load_pab(store: &FsStore, bucket: &str) -> Result<Option<PublicAccessBlock>> {
+    match store.bucket_config(bucket, PAB_DOC).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Internal(format!("bucket {bucket}: public access block: {e}"))),
+    }
+}

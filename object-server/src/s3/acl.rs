@@ -1,0 +1,529 @@
+//! Canned ACLs and grants on buckets and objects, and bucket ownership controls.
+//!
+//! Put/GetBucketAcl, Put/GetObjectAcl (a canned `x-amz-acl` or an `AccessControlPolicy` body),
+//! `x-amz-acl` on CreateBucket, PutObject, CopyObject and CreateMultipartUpload,
+//! Put/Get/DeleteBucketOwnershipControls. There is one account (the root user), so every
+//! grant names the owner or a group (`AllUsers`, `AuthenticatedUsers`, `LogDelivery`); a
+//! canned ACL expands to S3's grants (`public-read` = owner `FULL_CONTROL` + AllUsers
+//! `READ`, …). Bucket grants are a bucket configuration document, object grants live in the
+//! object's metadata record (internal entry [`META_ACL`]; a copy gets the request's ACL, not
+//! the source's, as in S3).
+//!
+//! Enforcement: grants to `AllUsers` open anonymous access ([`public_grant`]) unless the
+//! bucket's Public Access Block has `IgnorePublicAcls` or its ownership is
+//! `BucketOwnerEnforced`; `BlockPublicAcls` refuses public ACLs (403 `AccessDenied`);
+//! `BucketOwnerEnforced` refuses any ACL but the owner's full control (400
+//! `AccessControlListNotSupported`). Buckets have no ownership controls until set (MinIO's
+//! behaviour; S3 defaults new buckets to `BucketOwnerEnforced`).
+
+use std::collections::BTreeMap;
+
+use s3s::S3Request;
+use s3s::dto::Grantee as GranteeDto;
+use s3s::dto::*;
+use serde::{Deserialize, Serialize};
+
+use super::ObjectServer;
+use super::bucket::owner;
+use crate::error::{Error, Result};
+use crate::policy::config::load_pab;
+use crate::storage::FsStore;
+
+/// Internal metadata entry with an object's grants (JSON); absent = private.
+pub(crate) const META_ACL: &str = "X-Amz-Acl";
+const BUCKET_DOC: &str = "acl";
+const OWNERSHIP_DOC: &str = "ownership";
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// Who a grant is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Grantee {
+    Owner,
+    AllUsers,
+    AuthenticatedUsers,
+    LogDelivery,
+}
+
+/// One grant (permission as S3 spells it: `FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP`,
+/// `WRITE_ACP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredGrant {
+    grantee: Grantee,
+    permission: String,
+}
+
+type GrantList = Vec<StoredGrant>;
+
+fn grant(grantee: Grantee, permission: &str) -> StoredGrant {
+    StoredGrant {
+        grantee,
+        permission: permission.to_owned(),
+    }
+}
+
+fn private() -> GrantList {
+    vec![grant(Grantee::Owner, Permission::FULL_CONTROL)]
+}
+
+/// The grants of a canned ACL (bucket or object names).
+fn canned(name: &str) -> Result<GrantList> {
+    let mut g = private();
+    match name {
+        "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {}
+        "public-read" => g.push(grant(Grantee::AllUsers, Permission::READ)),
+        "public-read-write" => {
+            g.push(grant(Grantee::AllUsers, Permission::READ));
+            g.push(grant(Grantee::AllUsers, Permission::WRITE));
+        }
+        "authenticated-read" => g.push(grant(Grantee::AuthenticatedUsers, Permission::READ)),
+        "log-delivery-write" => {
+            g.push(grant(Grantee::LogDelivery, Permission::WRITE));
+            g.push(grant(Grantee::LogDelivery, Permission::READ_ACP));
+        }
+        _ => return Err(Error::InvalidArgument("Invalid canned ACL".to_owned())),
+    }
+    Ok(g)
+}
+
+/// The grants of an `AccessControlPolicy` body.
+fn from_policy(p: &AccessControlPolicy) -> Result<GrantList> {
+    let owner_id = owner().id.unwrap_or_default();
+    if let Some(o) = &p.owner
+        && o.id.as_deref().is_some_and(|id| id != owner_id)
+    {
+        return Err(Error::AccessDenied);
+    }
+    let mut out = Vec::new();
+    for g in p.grants.iter().flatten() {
+        let (Some(who), Some(perm)) = (&g.grantee, &g.permission) else {
+            return Err(Error::MalformedXml);
+        };
+        if !matches!(
+            perm.as_str(),
+            Permission::FULL_CONTROL
+                | Permission::READ
+                | Permission::WRITE
+                | Permission::READ_ACP
+                | Permission::WRITE_ACP
+        ) {
+            return Err(Error::MalformedXml);
+        }
+        let grantee = match (who.type_.as_str(), who.id.as_deref(), who.uri.as_deref()) {
+            (Type::CANONICAL_USER, Some(id), _) if id == owner_id => Grantee::Owner,
+            (Type::CANONICAL_USER, _, _) => {
+                return Err(Error::InvalidArgument("Invalid id".to_owned()));
+            }
+            (Type::GROUP, _, Some(ALL_USERS)) => Grantee::AllUsers,
+            (Type::GROUP, _, Some(AUTHENTICATED_USERS)) => Grantee::AuthenticatedUsers,
+            (Type::GROUP, _, Some(LOG_DELIVERY)) => Grantee::LogDelivery,
+            (Type::GROUP, _, _) => {
+                return Err(Error::InvalidArgument("Invalid group uri".to_owned()));
+            }
+            _ => {
+                return Err(Error::NotImplemented(
+                    "Grants by e-mail address are not supported",
+                ));
+            }
+        };
+        out.push(grant(grantee, perm.as_str()));
+    }
+    Ok(out)
+}
+
+fn to_dto(grants: &GrantList) -> Grants {
+    grants
+        .iter()
+        .map(|g| {
+            let o = owner();
+            let grantee = match g.grantee {
+                Grantee::Owner => GranteeDto {
+                    display_name: o.display_name,
+                    id: o.id,
+                    type_: Type::from_static(Type::CANONICAL_USER),
+                    email_address: None,
+                    uri: None,
+                },
+                other => GranteeDto {
+                    type_: Type::from_static(Type::GROUP),
+                    uri: Some(
+                        match other {
+                            Grantee::AllUsers => ALL_USERS,
+                            Grantee::AuthenticatedUsers => AUTHENTICATED_USERS,
+                            _ => LOG_DELIVERY,
+                        }
+                        .to_owned(),
+                    ),
+                    display_name: None,
+                    email_address: None,
+                    id: None,
+                },
+            };
+            Grant {
+                grantee: Some(grantee),
+                permission: Some(Permission::from(g.permission.clone())),
+            }
+        })
+        .collect()
+}
+
+fn is_public(grants: &GrantList) -> bool {
+    grants
+        .iter()
+        .any(|g| matches!(g.grantee, Grantee::AllUsers | Grantee::AuthenticatedUsers))
+}
+
+/// Grant headers (`x-amz-grant-*`) are not offered.
+fn no_grant_headers(any: bool) -> Result<()> {
+    if any {
+        return Err(Error::NotImplemented(
+            "x-amz-grant-* headers are not supported; use a canned ACL or an AccessControlPolicy",
+        ));
+    }
+    Ok(())
+}
+
+async fn ownership(store: &FsStore, bucket: &str) -> Result<Option<String>> {
+    Ok(store
+        .bucket_config(bucket, OWNERSHIP_DOC)
+        .await?
+        .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// Refuses `grants` on `bucket` when its ownership controls or Public Access Block say so.
+async fn admit(store: &FsStore, bucket: &str, grants: &GrantList) -> Result<()> {
+    if ownership(store, bucket).await?.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED)
+        && *grants != private()
+    {
+        return Err(Error::AclNotSupported);
+    }
+    if is_public(grants)
+        && load_pab(store, bucket)
+            .await?
+            .is_some_and(|p| p.block_public_acls)
+    {
+        return Err(Error::AccessDenied);
+    }
+    Ok(())
+}
+
+async fn bucket_grants(store: &FsStore, bucket: &str) -> Result<GrantList> {
+    match store.bucket_config(bucket, BUCKET_DOC).await? {
+        None => Ok(private()),
+        Some(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::Internal(format!("bucket {bucket}: acl: {e}"))),
+    }
+}
+
+fn object_grants(internal: &BTreeMap<String, String>) -> GrantList {
+    internal
+        .get(META_ACL)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_else(private)
+}
+
+fn store_object_grants(internal: &mut BTreeMap<String, String>, grants: &GrantList) -> Result<()> {
+    if *grants == private() {
+        internal.remove(META_ACL);
+    } else {
+        internal.insert(
+            META_ACL.to_owned(),
+            serde_json::to_string(grants).map_err(Error::internal)?,
+        );
+    }
+    Ok(())
+}
+
+/// The permission an action needs from a bucket grant (`None`: bucket ACLs never grant it).
+fn bucket_permission(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
+            Permission::READ
+        }
+        "s3:PutObject" | "s3:DeleteObject" | "s3:AbortMultipartUpload" => Permission::WRITE,
+        "s3:GetBucketAcl" => Permission::READ_ACP,
+        "s3:PutBucketAcl" => Permission::WRITE_ACP,
+        _ => return None,
+    })
+}
+
+/// The permission an action needs from an object grant.
+fn object_permission(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "s3:GetObject" | "s3:GetObjectVersion" => Permission::READ,
+        "s3:GetObjectAcl" => Permission::READ_ACP,
+        "s3:PutObjectAcl" => Permission::WRITE_ACP,
+        _ => return None,
+    })
+}
+
+fn grants_to_all(grants: &GrantList, permission: &str) -> bool {
+    grants.iter().any(|g| {
+        g.grantee == Grantee::AllUsers
+            && (g.permission == permission || g.permission == Permission::FULL_CONTROL)
+    })
+}
+
+/// Whether a public ACL of `bucket` (or of object `key`) grants `action` to everyone (the
+/// caller has checked `IgnorePublicAcls`). Never under `BucketOwnerEnforced`.
+pub(crate) async fn public_grant(
+    store: &FsStore,
+    bucket: &str,
+    key: Option<&str>,
+    action: &str,
+) -> Result<bool> {
+    if ownership(store, bucket).await?.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED) {
+        return Ok(false);
+    }
+    if let Some(p) = bucket_permission(action)
+        && grants_to_all(&bucket_grants(store, bucket).await?, p)
+    {
+        return Ok(true);
+    }
+    if let (Some(p), Some(key)) = (object_permission(action), key) {
+        return match store.open_object(bucket, key).await {
+            Ok(h) => Ok(grants_to_all(&object_grants(&h.meta.internal), p)),
+            Err(_) => Ok(false),
+        };
+    }
+    Ok(false)
+}
+
+/// `x-amz-acl` of a new object (PutObject, CopyObject, CreateMultipartUpload): checked
+/// against the bucket's ownership controls and Public Access Block, stored in `internal`.
+pub(crate) async fn apply_new_object(
+    store: &FsStore,
+    bucket: &str,
+    acl: Option<&ObjectCannedACL>,
+    internal: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    let Some(acl) = acl else { return Ok(()) };
+    let grants = canned(acl.as_str())?;
+    admit(store, bucket, &grants).await?;
+    store_object_grants(internal, &grants)
+}
+
+impl ObjectServer {
+    /// CreateBucket's `x-amz-acl` and `x-amz-object-ownership`, validated before the bucket is
+    /// created and stored after.
+    pub(super) async fn create_bucket_acl(
+        &self,
+        input: &CreateBucketInput,
+    ) -> Result<Option<(GrantList, Option<String>)>> {
+        no_grant_headers(
+            input.grant_full_control.is_some()
+                || input.grant_read.is_some()
+                || input.grant_read_acp.is_some()
+                || input.grant_write.is_some()
+                || input.grant_write_acp.is_some(),
+        )?;
+        let grants = input.acl.as_ref().map(|a| canned(a.as_str())).transpose()?;
+        let own = input
+            .object_ownership
+            .as_ref()
+            .map(|o| o.as_str().to_owned());
+        if let Some(o) = &own {
+            check_ownership(o)?;
+        }
+        if own.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED)
+            && grants.as_ref().is_some_and(|g| *g != private())
+        {
+            return Err(Error::AclNotSupported);
+        }
+        Ok(match (grants, own) {
+            (None, None) => None,
+            (g, o) => Some((g.unwrap_or_else(private), o)),
+        })
+    }
+
+    /// Stores what [`Self::create_bucket_acl`] accepted.
+    pub(super) async fn store_bucket_acl(
+        &self,
+        bucket: &str,
+        acl: Option<(GrantList, Option<String>)>,
+    ) -> Result<()> {
+        let Some((grants, own)) = acl else {
+            return Ok(());
+        };
+        if grants != private() {
+            let doc = serde_json::to_vec(&grants).map_err(Error::internal)?;
+            self.store
+                .set_bucket_config(bucket, BUCKET_DOC, Some(doc))
+                .await?;
+        }
+        if let Some(o) = own {
+            self.store
+                .set_bucket_config(bucket, OWNERSHIP_DOC, Some(o.into_bytes()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn do_put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> Result<PutBucketAclOutput> {
+        let input = req.input;
+        no_grant_headers(
+            input.grant_full_control.is_some()
+                || input.grant_read.is_some()
+                || input.grant_read_acp.is_some()
+                || input.grant_write.is_some()
+                || input.grant_write_acp.is_some(),
+        )?;
+        self.store.head_bucket(&input.bucket).await?;
+        let grants = match (&input.acl, &input.access_control_policy) {
+            (Some(a), None) => canned(a.as_str())?,
+            (None, Some(p)) => from_policy(p)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidRequest(
+                    "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
+                ));
+            }
+            (None, None) => return Err(Error::MalformedXml),
+        };
+        admit(&self.store, &input.bucket, &grants).await?;
+        let doc = serde_json::to_vec(&grants).map_err(Error::internal)?;
+        self.store
+            .set_bucket_config(&input.bucket, BUCKET_DOC, Some(doc))
+            .await?;
+        Ok(PutBucketAclOutput::default())
+    }
+
+    pub(super) async fn do_get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> Result<GetBucketAclOutput> {
+        let grants = bucket_grants(&self.store, &req.input.bucket).await?;
+        Ok(GetBucketAclOutput {
+            grants: Some(to_dto(&grants)),
+            owner: Some(owner()),
+        })
+    }
+
+    pub(super) async fn do_put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> Result<PutObjectAclOutput> {
+        let input = req.input;
+        no_grant_headers(
+            input.grant_full_control.is_some()
+                || input.grant_read.is_some()
+                || input.grant_read_acp.is_some()
+                || input.grant_write.is_some()
+                || input.grant_write_acp.is_some(),
+        )?;
+        let grants = match (&input.acl, &input.access_control_policy) {
+            (Some(a), None) => canned(a.as_str())?,
+            (None, Some(p)) => from_policy(p)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidRequest(
+                    "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
+                ));
+            }
+            (None, None) => return Err(Error::MalformedXml),
+        };
+        self.store.open_object(&input.bucket, &input.key).await?;
+        admit(&self.store, &input.bucket, &grants).await?;
+        self.rewrite_internal(&input.bucket, &input.key, |internal| {
+            store_object_grants(internal, &grants)
+        })
+        .await?;
+        Ok(PutObjectAclOutput::default())
+    }
+
+    pub(super) async fn do_get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> Result<GetObjectAclOutput> {
+        let h = self
+            .store
+            .open_object(&req.input.bucket, &req.input.key)
+            .await?;
+        Ok(GetObjectAclOutput {
+            grants: Some(to_dto(&object_grants(&h.meta.internal))),
+            owner: Some(owner()),
+            request_charged: None,
+        })
+    }
+
+    pub(super) async fn do_put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> Result<PutBucketOwnershipControlsOutput> {
+        let input = req.input;
+        let [rule] = input.ownership_controls.rules.as_slice() else {
+            return Err(Error::MalformedXml);
+        };
+        let o = rule.object_ownership.as_str();
+        check_ownership(o)?;
+        self.store
+            .set_bucket_config(&input.bucket, OWNERSHIP_DOC, Some(o.as_bytes().to_vec()))
+            .await?;
+        Ok(PutBucketOwnershipControlsOutput::default())
+    }
+
+    pub(super) async fn do_get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> Result<GetBucketOwnershipControlsOutput> {
+        let o = ownership(&self.store, &req.input.bucket)
+            .await?
+            .ok_or(Error::NoOwnershipControls)?;
+        Ok(GetBucketOwnershipControlsOutput {
+            ownership_controls: Some(OwnershipControls {
+                rules: vec![OwnershipControlsRule {
+                    object_ownership: ObjectOwnership::from(o),
+                }],
+            }),
+        })
+    }
+
+    pub(super) async fn do_delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> Result<DeleteBucketOwnershipControlsOutput> {
+        self.store
+            .set_bucket_config(&req.input.bucket, OWNERSHIP_DOC, None)
+            .await?;
+        Ok(DeleteBucketOwnershipControlsOutput::default())
+    }
+}
+
+fn check_ownership(o: &str) -> Result<()> {
+    if matches!(
+        o,
+        ObjectOwnership::BUCKET_OWNER_ENFORCED
+            | ObjectOwnership::BUCKET_OWNER_PREFERRED
+            | ObjectOwnership::OBJECT_WRITER
+    ) {
+        Ok(())
+    } else {
+        Err(Error::MalformedXml)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_acls() {
+        assert_eq!(canned("private").unwrap(), private());
+        assert_eq!(canned("bucket-owner-full-control").unwrap(), private());
+        assert!(is_public(&canned("public-read").unwrap()));
+        assert!(is_public(&canned("authenticated-read").unwrap()));
+        let rw = canned("public-read-write").unwrap();
+        assert!(grants_to_all(&rw, Permission::WRITE) && grants_to_all(&rw, Permission::READ));
+        assert!(!grants_to_all(
+            &canned("public-read").unwrap(),
+            Permission::WRITE
+        ));
+        assert!(canned("public").is_err());
+        assert_eq!(bucket_permission("s3:ListBucket"), Some(Permission::READ));
+        assert_eq!(object_permission("s3:GetObject"), Some(Permission::READ));
+        assert_eq!(object_permission("s3:PutObject"), None);
+    }
+}
