@@ -25,7 +25,8 @@ case "$profile" in
 esac
 # SOAK_NO_BUILD=1 runs the binaries already in target/<profile> as they are.
 if [ -z "${SOAK_NO_BUILD:-}" ]; then
-  nice -n 10 cargo build ${flag[@]+"${flag[@]}"} -p kes -p object-server --bin kes --bin object-server --example soak
+  nice -n 10 cargo build ${flag[@]+"${flag[@]}"} -p kes --bin kes --example soak
+  nice -n 10 cargo build ${flag[@]+"${flag[@]}"} -p object-server --bin object-server
 fi
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export KES_BIN="$target_dir/$profile/kes" OBJSRV_BIN="$target_dir/$profile/object-server"
