@@ -449,7 +449,10 @@ async fn main() -> anyhow::Result<()> {
         })?;
     let t = tally.lock().unwrap_or_else(|e| e.into_inner());
     let kes_requests: u64 = t.requests.values().sum();
-    let s3_wrong = s3_report["wrong_answers"].as_u64().unwrap_or(u64::MAX);
+    let s3_wrong = s3_report
+        .get("wrong_answers")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(u64::MAX);
     let report = serde_json::json!({
         "seconds": elapsed.as_secs(),
         "fault_rate": f64::from(permille) * 2.0 / 2000.0,

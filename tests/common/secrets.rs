@@ -22,10 +22,10 @@ const MIN_LEN: usize = 16;
 /// Records `secret` (raw bytes) under `label` in all its forms.
 pub fn record(label: &str, secret: &[u8]) {
     let mut forms = vec![B64.encode(secret), hex::encode(secret)];
-    if let Ok(text) = std::str::from_utf8(secret) {
-        if !text.chars().any(char::is_control) {
-            forms.push(text.to_owned());
-        }
+    if let Ok(text) = std::str::from_utf8(secret)
+        && !text.chars().any(char::is_control)
+    {
+        forms.push(text.to_owned());
     }
     record_forms(label, &forms);
 }
