@@ -391,3 +391,311 @@ async fn an_expired_identifying_certificate_fails_the_handshake() {
     assert!(r.is_err(), "an expired certificate identified: {r:?}");
     s.running.stop().await;
 }
+
+/// A CA (self-signed, CA:TRUE) for the `tls.auth: on` cases.
+struct TestCa {
+    params: CertificateParams,
+    key: KeyPair,
+    der: Vec<u8>,
+    pem: String,
+}
+
+fn test_ca(name: &str) -> TestCa {
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    TestCa {
+        der: cert.der().to_vec(),
+        pem: cert.pem(),
+        params,
+        key,
+    }
+}
+
+/// A client certificate signed by `ca`: CA:FALSE, EKU clientAuth, valid now,
+/// unless `tweak` changes it.
+fn issued_by(ca: &TestCa, tweak: impl FnOnce(&mut CertificateParams)) -> CertifiedKey {
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::new(vec!["client".to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "client");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    tweak(&mut params);
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+        .unwrap();
+    CertifiedKey {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem().into(),
+    }
+}
+
+/// A server with `tls.auth: on`, trusting `ca_pem`, whose admin is `admin_id`
+/// and where `user_id` has a policy (allowed `/v1/status`).
+async fn auth_on_server(
+    admin_id: &str,
+    user_id: &str,
+    ca_pem: &str,
+) -> (kes::server::Running, Target, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server_cert_pem = common::write_server_cert(dir.path());
+    std::fs::write(dir.path().join("ca.crt"), ca_pem).unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {admin_id}\n\
+             tls:\n  key: server.key\n  cert: server.crt\n  auth: on\n  ca: ca.crt\n\
+             policy:\n  user:\n    allow:\n    - /v1/status\n    identities:\n    - {user_id}\n\
+             keystore:\n  fs:\n    path: keys\n"
+        ),
+    )
+    .unwrap();
+    let running = kes::server::Builder::from_file(&config)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let target = Target {
+        addr: running.addr,
+        server_cert_pem,
+    };
+    (running, target, dir)
+}
+
+/// `Ok(identity)` when `chain` (signed with `key_pem`) was identified,
+/// `Err(why)` when the handshake or the request was refused.
+async fn identified_as(
+    target: &Target,
+    chain: Vec<Vec<u8>>,
+    key_pem: &str,
+) -> Result<String, String> {
+    match forged_request(target, chain, key_pem, "GET", "/v1/identity/self/describe").await {
+        Err(e) => Err(format!("handshake refused: {e}")),
+        Ok((200, v)) => Ok(v["identity"].as_str().unwrap_or_default().to_owned()),
+        Ok((status, v)) => Err(format!("{status} {v}")),
+    }
+}
+
+#[tokio::test]
+async fn with_auth_on_only_valid_client_certificates_of_the_trusted_ca_identify() {
+    let root = test_ca("trusted root");
+    let admin = issued_by(&root, |_| {});
+    let admin_id = client::identity::of_certificate(&admin.cert_der).unwrap();
+
+    // An intermediate CA under the trusted root, and a leaf it issued.
+    let int = {
+        let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "intermediate");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params
+            .signed_by(&key, &Issuer::from_params(&root.params, &root.key))
+            .unwrap();
+        TestCa {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            params,
+            key,
+        }
+    };
+    let pki_leaf = issued_by(&int, |_| {});
+    let pki_id = client::identity::of_certificate(&pki_leaf.cert_der).unwrap();
+    let (running, target, _dir) = auth_on_server(&admin_id, &pki_id, &root.pem).await;
+    // The genuine admin, alone or with extra (even unrelated) CA certificates.
+    let stranger_ca = test_ca("unrelated CA");
+    for chain in [
+        vec![admin.cert_der.clone()],
+        vec![admin.cert_der.clone(), root.der.clone()],
+        vec![
+            admin.cert_der.clone(),
+            stranger_ca.der.clone(),
+            root.der.clone(),
+        ],
+    ] {
+        let n = chain.len();
+        assert_eq!(
+            identified_as(&target, chain, admin.key_pem.as_str()).await,
+            Ok(admin_id.clone()),
+            "genuine admin, chain of {n}"
+        );
+    }
+    // The intermediate's leaf, presented with its intermediate.
+    assert_eq!(
+        identified_as(
+            &target,
+            vec![pki_leaf.cert_der.clone(), int.der.clone()],
+            pki_leaf.key_pem.as_str()
+        )
+        .await,
+        Ok(pki_id.clone())
+    );
+    // Without the intermediate the chain does not verify.
+    assert!(
+        identified_as(
+            &target,
+            vec![pki_leaf.cert_der.clone()],
+            pki_leaf.key_pem.as_str()
+        )
+        .await
+        .is_err()
+    );
+
+    // Certificates that must never identify anyone, let alone the admin.
+    let attacker = attacker_ca();
+    let attacker_key = attacker.key.serialize_pem();
+    // A CA:FALSE certificate re-using the admin's public key, not signed by the trusted CA.
+    let admin_pub = {
+        let (_, cert) = x509_parser::parse_x509_certificate(&admin.cert_der).unwrap();
+        StolenPublicKey(cert.public_key().subject_public_key.data.to_vec())
+    };
+    let mut forged_params = CertificateParams::new(vec!["client".to_owned()]).unwrap();
+    forged_params.is_ca = IsCa::ExplicitNoCa;
+    forged_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let forged_admin = forged_params
+        .signed_by(
+            &admin_pub,
+            &Issuer::from_params(&attacker.params, &attacker.key),
+        )
+        .unwrap()
+        .der()
+        .to_vec();
+    assert_eq!(
+        client::identity::of_certificate(&forged_admin).unwrap(),
+        admin_id,
+        "the forged certificate carries the admin's identity"
+    );
+    let refused: Vec<(&str, Vec<Vec<u8>>, String)> = vec![
+        (
+            "forged admin key, attacker CA",
+            vec![forged_admin.clone(), attacker.der.clone()],
+            attacker_key.clone(),
+        ),
+        (
+            "attacker CA first, forged admin key second",
+            vec![attacker.der.clone(), forged_admin.clone()],
+            attacker_key.clone(),
+        ),
+        (
+            "forged admin key with the trusted root appended",
+            vec![forged_admin.clone(), root.der.clone()],
+            attacker_key.clone(),
+        ),
+        (
+            "self-signed certificate",
+            vec![ApiKey::generate().unwrap().certificate().unwrap().cert_der],
+            attacker_key.clone(),
+        ),
+    ];
+    for (what, chain, key) in refused {
+        let r = identified_as(&target, chain, &key).await;
+        assert!(r.is_err(), "{what}: identified as {r:?}");
+    }
+    // Own valid certificate + the forged admin certificate: at most the attacker, never the admin.
+    let attacker_leaf = issued_by(&root, |_| {});
+    let r = identified_as(
+        &target,
+        vec![attacker_leaf.cert_der.clone(), forged_admin.clone()],
+        attacker_leaf.key_pem.as_str(),
+    )
+    .await;
+    assert_ne!(r, Ok(admin_id.clone()), "own leaf + forged admin: {r:?}");
+    assert!(r.is_err(), "a second leaf in the chain is refused: {r:?}");
+
+    // Signed by the trusted CA, but not a valid client certificate.
+    let invalid: Vec<(&str, CertifiedKey)> = vec![
+        (
+            "CA:TRUE",
+            issued_by(&root, |p| {
+                p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained)
+            }),
+        ),
+        (
+            "expired",
+            issued_by(&root, |p| {
+                p.not_before = rcgen::date_time_ymd(2001, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2002, 1, 1);
+            }),
+        ),
+        (
+            "not yet valid",
+            issued_by(&root, |p| {
+                p.not_before = rcgen::date_time_ymd(2090, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2091, 1, 1);
+            }),
+        ),
+        (
+            "serverAuth only (wrong EKU)",
+            issued_by(&root, |p| {
+                p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+            }),
+        ),
+    ];
+    for (what, ck) in invalid {
+        let r = identified_as(&target, vec![ck.cert_der.clone()], ck.key_pem.as_str()).await;
+        assert!(r.is_err(), "{what}: identified as {r:?}");
+    }
+    // The server still serves the admin.
+    assert_eq!(
+        identified_as(
+            &target,
+            vec![admin.cert_der.clone()],
+            admin.key_pem.as_str()
+        )
+        .await,
+        Ok(admin_id)
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn default_mode_refuses_certificates_outside_their_validity_and_ca_true() {
+    let s = TestServer::start().await;
+    let target = Target::from(&s);
+    let ca = test_ca("any CA");
+    let not_yet = issued_by(&ca, |p| {
+        p.not_before = rcgen::date_time_ymd(2090, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2091, 1, 1);
+    });
+    let expired = issued_by(&ca, |p| {
+        p.not_before = rcgen::date_time_ymd(2001, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2002, 1, 1);
+    });
+    for (what, ck) in [("not yet valid", &not_yet), ("expired", &expired)] {
+        let r = identified_as(&target, vec![ck.cert_der.clone()], ck.key_pem.as_str()).await;
+        assert!(r.is_err(), "{what}: identified as {r:?}");
+    }
+    // CA:TRUE as the identifying certificate: no identity (spec §3.1), 400.
+    let r = identified_as(&target, vec![ca.der.clone()], &ca.key.serialize_pem()).await;
+    assert_eq!(
+        r,
+        Err(format!(
+            "400 {}",
+            serde_json::json!({"message": "tls: client certificate is required"})
+        ))
+    );
+    // Default mode pins public keys and checks no EKU (as upstream's
+    // RequireAnyClientCert): a serverAuth-only certificate is identified (as
+    // an identity without a policy here).
+    let server_eku = issued_by(&ca, |p| {
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    assert_eq!(
+        identified_as(
+            &target,
+            vec![server_eku.cert_der.clone()],
+            server_eku.key_pem.as_str()
+        )
+        .await,
+        Err(format!(
+            "404 {}",
+            serde_json::json!({"message": "identity does not exist"})
+        ))
+    );
+    s.running.stop().await;
+}

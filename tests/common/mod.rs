@@ -15,6 +15,7 @@
 
 pub mod backend;
 pub mod prom;
+pub mod secrets;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -129,6 +130,9 @@ impl TestServer {
             ApiKey::generate().unwrap(),
             ApiKey::generate().unwrap(),
         );
+        for key in [&admin, &minio, &auditor, &unknown] {
+            secrets::record_api_key(key);
+        }
         let path = write_config(dir.path(), &admin, &minio, &auditor, extra);
         let builder = kes::server::Builder::from_file(&path).unwrap();
         let options = options(builder.settings());

@@ -123,7 +123,11 @@ pub async fn generate(c: &reqwest::Client, s: &TestServer, key: &str) -> (u16, V
         .await
         .unwrap();
     let st = resp.status().as_u16();
-    (st, resp.json().await.unwrap_or_default())
+    let v: Value = resp.json().await.unwrap_or_default();
+    if let Some(p) = v["plaintext"].as_str() {
+        crate::common::secrets::record_b64("generated data key", p);
+    }
+    (st, v)
 }
 
 pub async fn decrypt(c: &reqwest::Client, s: &TestServer, key: &str, ct: &Value) -> (u16, Value) {
