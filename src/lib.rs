@@ -58,6 +58,6 @@ pub mod fuzzing {
     pub fn route(raw: &str) -> Option<String> {
         let decoded = crate::routes::canonical_path(raw)?;
         let (route, resource) = crate::routes::find(&decoded)?;
-        Some(crate::routes::routed_path(route, resource))
+        Some(crate::routes::routed_path(route, resource, &decoded).into_owned())
     }
 }

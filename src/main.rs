@@ -27,18 +27,51 @@ enum Command {
     Client(kes::cli::Command),
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Server(args) => kes::cli::server::run(args).await,
-        Command::Client(cmd) => kes::cli::run(cmd, Cli::command).await,
+    let runtime = match &cli.command {
+        Command::Server(_) => server_runtime(),
+        Command::Client(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("Error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => kes::cli::server::run(args).await,
+            Command::Client(cmd) => kes::cli::run(cmd, Cli::command).await,
+        }
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("Error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The server's runtime: one worker thread per CPU the process may run on
+/// (its affinity mask, e.g. `taskset`; `TOKIO_WORKER_THREADS` overrides). On one CPU a single-threaded runtime:
+/// every connection task, the accept loop and hyper's h2 stream tasks then
+/// share one thread with no cross-thread wake-ups or work stealing, the
+/// cheapest schedule for one core (blocking work still goes to the blocking
+/// pool).
+fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
     }
 }

@@ -5,6 +5,7 @@
 //! pattern, policy or identity); other paths match exactly. The three list
 //! routes also match without their trailing slash (empty pattern).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// What a route requires of its caller.
@@ -376,12 +377,18 @@ pub(crate) fn find(path: &str) -> Option<(&'static Route, &str)> {
 }
 
 /// The canonical path of a routed request: what policies are checked on.
-pub(crate) fn routed_path(route: &Route, resource: &str) -> String {
-    if route.path.ends_with('/') {
-        format!("{}{resource}", route.path)
-    } else {
-        route.path.to_owned()
+///
+/// `path` is the decoded path `route` and `resource` were found in; when it
+/// already is `route.path + resource` (every route but the list routes
+/// reached without their trailing slash) it is returned as is, without a copy.
+pub(crate) fn routed_path<'a>(route: &Route, resource: &str, path: &'a str) -> Cow<'a, str> {
+    if !route.path.ends_with('/') {
+        return Cow::Borrowed(route.path);
     }
+    if path.len() == route.path.len() + resource.len() && path.starts_with(route.path) {
+        return Cow::Borrowed(path);
+    }
+    Cow::Owned(format!("{}{resource}", route.path))
 }
 
 /// Decodes a request path and checks it is canonical.
@@ -389,25 +396,26 @@ pub(crate) fn routed_path(route: &Route, resource: &str) -> String {
 /// Returns `None` for bad percent-encoding, non-UTF-8, control characters,
 /// backslashes, empty segments (`//`) and `.`/`..` segments: such a path is
 /// refused before routing, so the path the policy sees is the path routed.
-pub(crate) fn canonical_path(raw: &str) -> Option<String> {
+/// A path without percent-escapes is returned borrowed (no copy).
+pub(crate) fn canonical_path(raw: &str) -> Option<Cow<'_, str>> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?;
-    if !decoded.starts_with('/') || decoded.chars().any(|c| c.is_control() || c == '\\') {
+    if decoded.chars().any(|c| c.is_control() || c == '\\') {
         return None;
     }
-    let inner = &decoded[1..];
+    let inner = decoded.strip_prefix('/')?;
     if !inner.is_empty() {
-        let segments: Vec<&str> = inner.split('/').collect();
-        let last = segments.len() - 1;
-        for (i, s) in segments.iter().enumerate() {
+        let mut segments = inner.split('/').peekable();
+        while let Some(s) = segments.next() {
             // An empty last segment is a trailing slash (subtree routes).
-            if (s.is_empty() && i != last) || *s == "." || *s == ".." {
+            let last = segments.peek().is_none();
+            if (s.is_empty() && !last) || s == "." || s == ".." {
                 return None;
             }
         }
     }
-    Some(decoded.into_owned())
+    Some(decoded)
 }
 
 #[cfg(test)]

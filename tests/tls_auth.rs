@@ -479,3 +479,44 @@ async fn header_read_and_idle_timeouts() {
     );
     running.stop().await;
 }
+
+/// A reconnecting client resumes its TLS session with the server's ticket
+/// (no full handshake), and the resumed connection has the identity of the
+/// certificate of the first handshake.
+#[tokio::test]
+async fn resumed_sessions_keep_the_identity() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let s = TestServer::start().await;
+    let cert = s.minio.certificate().unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(common::tls_client(
+        &s.server_cert_pem,
+        &[&cert],
+    )));
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(
+            b"GET /v1/identity/self/describe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        tls.read_to_end(&mut buf).await.unwrap();
+        kinds.push(tls.get_ref().1.handshake_kind());
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.contains(&s.minio.identity()), "{text}");
+    }
+    assert_eq!(
+        kinds,
+        [
+            Some(rustls::HandshakeKind::Full),
+            Some(rustls::HandshakeKind::Resumed)
+        ]
+    );
+    s.running.stop().await;
+}

@@ -77,19 +77,16 @@ where
 {
     let started = Instant::now();
     let telemetry = state.telemetry.clone();
-    let (path, resp) = match routes::canonical_path(req.uri().path()) {
-        None => (
-            req.uri().path().to_owned(),
-            error_response(&ApiError::InvalidPath),
-        ),
-        Some(path) => {
-            let resp = route(state, conn, &path, req).await;
-            (path, resp)
-        }
+    let (parts, body) = req.into_parts();
+    let raw = parts.uri.path();
+    let canonical = routes::canonical_path(raw);
+    let resp = match &canonical {
+        None => error_response(&ApiError::InvalidPath),
+        Some(path) => route(state, conn, path, &parts.method, body).await,
     };
     telemetry.audit.record(audit::Record {
         ip: conn.remote.ip(),
-        path: &path,
+        path: canonical.as_deref().unwrap_or(raw),
         identity: conn.peer.identity().ok(),
         code: resp.status().as_u16(),
         elapsed: started.elapsed(),
@@ -104,7 +101,8 @@ async fn route<B>(
     state: Arc<State>,
     conn: &Conn,
     path: &str,
-    req: http::Request<B>,
+    method: &http::Method,
+    body: B,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -113,9 +111,8 @@ where
     let Some((route, resource)) = routes::find(path) else {
         return not_found();
     };
-    let resource = resource.to_owned();
-    let path = routes::routed_path(route, &resource);
-    let identity = match authenticate(&state, &conn.peer, route, &path, req.method()) {
+    let path = routes::routed_path(route, resource, path);
+    let identity = match authenticate(&state, &conn.peer, route, &path, method) {
         Ok(identity) => identity,
         Err(err) => return error_response(&err),
     };
@@ -126,7 +123,7 @@ where
         .unwrap_or(route.timeout);
     let telemetry = state.telemetry.clone();
     let active = telemetry.metrics.begin();
-    let work = serve_route(state, route, resource, identity, req);
+    let work = serve_route(state, route, resource.to_owned(), identity, body);
     let result = if timeout.is_zero() {
         work.await
     } else {
@@ -178,13 +175,12 @@ async fn serve_route<B>(
     route: &'static Route,
     resource: String,
     identity: Option<Identity>,
-    req: http::Request<B>,
+    body: B,
 ) -> Result<Response<Body>, ApiError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let body = req.into_body();
     let body = if route.max_body == 0 {
         Bytes::new()
     } else {

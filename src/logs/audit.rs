@@ -19,7 +19,7 @@ use bytes::Bytes;
 use client::wire::{AuditEvent, AuditRequest, AuditResponse};
 use time::OffsetDateTime;
 
-use super::errlog::{LogFormat, render};
+use super::errlog::{LogFormat, render_text};
 use super::hub::Hub;
 use super::level::LogLevel;
 use super::writer::LineWriter;
@@ -99,21 +99,20 @@ impl AuditLog {
     pub fn record(&self, r: Record<'_>) {
         self.metrics.audit_event();
         let to_stdout = AUDIT_LEVEL >= self.level.load(Ordering::Relaxed);
-        if !to_stdout && !self.hub.has_subscribers() {
+        let streaming = self.hub.has_subscribers();
+        if !to_stdout && !streaming {
             return;
         }
         let now = OffsetDateTime::now_utc();
         let millis = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX);
-        let identity = r
-            .identity
-            .map(|i| i.as_str().to_owned())
-            .unwrap_or_default();
-        let event = AuditEvent {
+        let ip = r.ip.to_string();
+        let identity = r.identity.map_or("", Identity::as_str);
+        let event = || AuditEvent {
             time: now,
             request: AuditRequest {
-                ip: r.ip.to_string(),
+                ip: ip.clone(),
                 path: r.path.to_owned(),
-                identity,
+                identity: identity.to_owned(),
             },
             response: AuditResponse {
                 code: r.code,
@@ -121,32 +120,35 @@ impl AuditLog {
             },
         };
         if to_stdout {
-            let raw = match self.format {
-                LogFormat::Text => Some(
-                    render(
+            match self.format {
+                LogFormat::Text => {
+                    let code = r.code.to_string();
+                    let time = format!("{millis}ms");
+                    let mut line = render_text(
                         now,
                         AUDIT_LEVEL,
                         "audit",
                         &[
-                            ("req.ip", event.request.ip.clone()),
-                            ("req.path", event.request.path.clone()),
-                            ("req.identity", event.request.identity.clone()),
-                            ("res.code", r.code.to_string()),
-                            ("res.time", format!("{millis}ms")),
+                            ("req.ip", ip.as_str()),
+                            ("req.path", r.path),
+                            ("req.identity", identity),
+                            ("res.code", code.as_str()),
+                            ("res.time", time.as_str()),
                         ],
-                    )
-                    .into_bytes(),
-                ),
-                LogFormat::Json => serde_json::to_vec(&event).ok().map(super::escape::json),
-            };
-            if let Some(mut raw) = raw {
-                raw.push(b'\n');
-                self.out.write(raw);
+                    );
+                    line.push('\n');
+                    self.out.write_bytes(line.as_bytes());
+                }
+                LogFormat::Json => {
+                    if let Ok(json) = serde_json::to_vec(&event()) {
+                        let mut raw = super::escape::json(json);
+                        raw.push(b'\n');
+                        self.out.write_bytes(&raw);
+                    }
+                }
             }
         }
-        if self.hub.has_subscribers()
-            && let Ok(json) = serde_json::to_vec(&event)
-        {
+        if streaming && let Ok(json) = serde_json::to_vec(&event()) {
             let mut json = super::escape::json(json);
             json.push(b'\n');
             self.hub.publish(Bytes::from(json));

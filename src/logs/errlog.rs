@@ -217,7 +217,17 @@ impl Visit for Fields {
 
 /// One slog text line: `time=… level=… msg=… k=v …`.
 pub fn render(time: OffsetDateTime, level: i64, msg: &str, pairs: &[(&str, String)]) -> String {
-    let mut line = String::with_capacity(96 + msg.len());
+    render_text(time, level, msg, pairs)
+}
+
+/// [`render`] over values of any string type (no copies of borrowed values).
+pub fn render_text<V: AsRef<str>>(
+    time: OffsetDateTime,
+    level: i64,
+    msg: &str,
+    pairs: &[(&str, V)],
+) -> String {
+    let mut line = String::with_capacity(128 + msg.len());
     let stamp = time
         .to_offset(time::UtcOffset::UTC)
         .format(TIME)
@@ -229,7 +239,7 @@ pub fn render(time: OffsetDateTime, level: i64, msg: &str, pairs: &[(&str, Strin
         line.push(' ');
         push_value(&mut line, key);
         line.push('=');
-        push_value(&mut line, value);
+        push_value(&mut line, value.as_ref());
     }
     line
 }
