@@ -520,3 +520,64 @@ async fn resumed_sessions_keep_the_identity() {
     );
     s.running.stop().await;
 }
+
+/// A resumption does not run the certificate verifier again; the server checks the leaf the
+/// session was made with anyway, so a certificate that expired after its first handshake can no
+/// longer resume (a full handshake refuses it too).
+#[tokio::test]
+async fn resumed_sessions_of_expired_certificates_are_closed() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let s = TestServer::start().await;
+    // Valid from a minute ago until two seconds from now.
+    let now = time::OffsetDateTime::now_utc();
+    let expiry = now + time::Duration::seconds(2);
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::new(vec!["short-lived".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "short-lived");
+    params.not_before = now - time::Duration::minutes(1);
+    params.not_after = expiry;
+    let cert = params.self_signed(&key).unwrap();
+    let short = CertifiedKey {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(common::tls_client(
+        &s.server_cert_pem,
+        &[&short],
+    )));
+    let request = async |connector: &tokio_rustls::TlsConnector| {
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let mut buf = Vec::new();
+        // The server may close before the request is written: both ends count as refused.
+        let _ = tls
+            .write_all(
+                b"GET /v1/identity/self/describe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        let _ = tls.read_to_end(&mut buf).await;
+        (
+            tls.get_ref().1.handshake_kind(),
+            String::from_utf8_lossy(&buf).into_owned(),
+        )
+    };
+    let (kind, text) = request(&connector).await;
+    assert_eq!(kind, Some(rustls::HandshakeKind::Full));
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+
+    // Wait out the certificate's lifetime (wall-clock time, not synchronisation).
+    let past = expiry + time::Duration::seconds(1);
+    while time::OffsetDateTime::now_utc() < past {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (kind, text) = request(&connector).await;
+    assert_eq!(kind, Some(rustls::HandshakeKind::Resumed));
+    assert!(text.is_empty(), "an expired certificate resumed a session: {text}");
+    s.running.stop().await;
+}

@@ -63,21 +63,7 @@ impl ClientCertVerifier for AnyClientCert {
         _intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let (_, cert) = x509_parser::parse_x509_certificate(end_entity.as_ref()).map_err(|_| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
-        })?;
-        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        let validity = cert.validity();
-        if now < validity.not_before.timestamp() {
-            return Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidYet,
-            ));
-        }
-        if now > validity.not_after.timestamp() {
-            return Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Expired,
-            ));
-        }
+        check_validity(end_entity, now)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -102,6 +88,38 @@ impl ClientCertVerifier for AnyClientCert {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
+}
+
+/// Checks that `end_entity` parses and that `now` lies inside its validity window: what a full
+/// handshake checks of a client's leaf in the default mode.
+fn check_validity(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let (_, cert) = x509_parser::parse_x509_certificate(end_entity.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let validity = cert.validity();
+    if now < validity.not_before.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidYet,
+        ));
+    }
+    if now > validity.not_after.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a **resumed** TLS session may still be used: its client leaf (the first certificate
+/// of the chain the session was established with, kept in the session ticket) is inside its
+/// validity window now. A resumption does not run the certificate verifier again, so without
+/// this a certificate that expired during a ticket's lifetime would keep resuming (Go's
+/// crypto/tls, which upstream KES uses, checks the leaf's expiry on resumption too).
+/// A session without a client certificate passes: the API answers it as unauthenticated.
+pub fn resumed_leaf_is_current(chain: &[CertificateDer<'_>]) -> bool {
+    chain
+        .first()
+        .is_none_or(|leaf| check_validity(leaf, UnixTime::now()).is_ok())
 }
 
 /// A certificate chain and private key in PEM form.

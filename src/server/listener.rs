@@ -122,10 +122,16 @@ pub async fn serve(
                     return;
                 }
             };
+            let session = tls.get_ref().1;
+            let chain = session.peer_certificates().unwrap_or(&[]);
+            if session.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+                && !crate::config::tls::resumed_leaf_is_current(chain)
+            {
+                tracing::debug!(%remote, "connection closed: resumed session of an expired or not yet valid client certificate");
+                return;
+            }
             let conn = Conn {
-                peer: Arc::new(Peer::from_certificates(
-                    tls.get_ref().1.peer_certificates().unwrap_or(&[]),
-                )),
+                peer: Arc::new(Peer::from_certificates(chain)),
                 remote,
             };
             let requests = activity.clone();
