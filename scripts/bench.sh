@@ -10,7 +10,9 @@
 # Environment: BENCH_SECS (seconds per row), BENCH_WARMUP (Go duration, default 1s),
 # BENCH_STARTS (start-up runs, median reported), BENCH_EXTRA_KEYS (default 100000),
 # BENCH_POLICIES (default 1000), BENCH_INSTR=1 (server instructions per request with
-# `perf stat -p`; needs linux-perf).
+# `perf stat -p`; needs linux-perf), BENCH_PROFILE (cargo profile, default release; `dev`
+# only to check the script itself: debug figures mean nothing), BENCH_BUILD=0 (use the
+# binaries already built).
 #
 # Rows: {h2, http1} × {generate, decrypt} × c ∈ {1, 8, 64} on keep-alive connections;
 # a new TLS connection per request (HTTP/1.1 and h2, with and without session resumption);
@@ -31,9 +33,13 @@ else
     extra=${BENCH_EXTRA_KEYS:-100000} npolicies=${BENCH_POLICIES:-1000}
 fi
 
-nice -n 10 cargo build --release --bin kes --bin kes-load >&2
-kes=$root/target/release/kes
-load=$root/target/release/kes-load
+profile=${BENCH_PROFILE:-release}
+if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
+    nice -n 10 cargo build --profile "$profile" --bin kes --bin kes-load >&2
+fi
+bindir=$root/target/$([[ $profile == dev ]] && echo debug || echo "$profile")
+kes=$bindir/kes
+load=$bindir/kes-load
 out=$root/target/bench
 mkdir -p "$out"
 runs=$out/runs.jsonl
@@ -177,7 +183,7 @@ done
 stop_server
 
 {
-    echo "kes-load $(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per row after ${warmup} warm-up;" \
+    echo "kes-load $(date -u +%Y-%m-%dT%H:%MZ), $profile build, ${secs}s per row after ${warmup} warm-up;" \
         "server pinned: ${server_pin[*]:-no}; load pinned: ${load_pin[*]:-no};" \
         "$(nproc) CPUs, $(uname -r)"
     echo

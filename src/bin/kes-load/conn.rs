@@ -31,7 +31,6 @@ pub(crate) struct Target {
 }
 
 /// An open client connection.
-#[derive(Clone)]
 pub(crate) enum Conn {
     /// HTTP/1.1: one request at a time.
     H1(http1::SendRequest<Full<Bytes>>),
@@ -137,6 +136,14 @@ impl Target {
 }
 
 impl Conn {
+    /// Another handle on the same h2 connection (`None` for HTTP/1.1, which is not shared).
+    pub(crate) fn share(&self) -> Option<Conn> {
+        match self {
+            Conn::H1(_) => None,
+            Conn::H2(s) => Some(Conn::H2(s.clone())),
+        }
+    }
+
     /// Whether the connection can take no more requests.
     pub(crate) fn is_closed(&self) -> bool {
         match self {

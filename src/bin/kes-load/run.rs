@@ -87,7 +87,7 @@ pub(crate) async fn run(target: &Target, plan: Arc<Plan>) -> anyhow::Result<Outc
             id,
             target: target.clone(),
             plan: plan.clone(),
-            conn: shared.clone(),
+            conn: shared.as_ref().and_then(Conn::share),
             t0,
             t1,
             first_error: first_error.clone(),
@@ -132,7 +132,7 @@ struct Worker {
 impl Worker {
     async fn run(mut self) -> anyhow::Result<Tally> {
         let mut tally = Tally::new()?;
-        let decrypt_body = decrypt_body(&self.plan.ciphertext);
+        let fixed_body = decrypt_body(&self.plan.ciphertext);
         let mut last_ciphertext: Option<Bytes> = None;
         let mut i: u64 = 0;
         loop {
@@ -175,7 +175,7 @@ impl Worker {
                     format!("/v1/key/decrypt/{name}"),
                     last_ciphertext
                         .take()
-                        .unwrap_or_else(|| decrypt_body.clone()),
+                        .unwrap_or_else(|| fixed_body.clone()),
                     Want::Plaintext,
                 ),
                 (Op::CreateDelete, 0) => (
