@@ -66,10 +66,11 @@ if chrt -f 1 true 2>/dev/null; then
 fi
 perf_flag=()
 if [[ "${BENCH_INSTR:-0}" == 1 ]]; then
-    perf stat -e instructions true >/dev/null 2>&1 || {
-        echo "BENCH_INSTR=1: 'perf stat -e instructions' does not work here" >&2
+    # perf exits 0 but prints "<not supported>" where there is no PMU (many VMs).
+    if ! perf stat -x , -e instructions true 2>&1 >/dev/null | grep -q '^[0-9]'; then
+        echo "BENCH_INSTR=1: 'perf stat -e instructions' counts nothing here (no PMU?)" >&2
         exit 1
-    }
+    fi
     perf_flag=(--perf)
 fi
 
@@ -116,7 +117,7 @@ policy:
     - $identity
 YAML
         for ((i = 1; i < n; i++)); do
-            printf '  other-%04d:\n    allow:\n    - /v1/key/generate/other-%d-*\n    - /v1/key/decrypt/other-%d-*\n    - /v1/status\n    deny:\n    - /v1/key/delete/*\n    identities:\n    - %064x\n' \
+            printf '  other-%04d:\n    allow:\n    - /v1/key/generate/other-%d-*\n    - /v1/key/decrypt/other-%d-*\n    - /v1/status\n    deny:\n    - /v1/key/delete/*\n    identities:\n    - "%064x"\n' \
                 "$i" "$i" "$i" "$i"
         done
     } >"$path"
@@ -136,7 +137,11 @@ run() {
     shift
     "${load_pin[@]}" "$load" --server "$server" --ca "$work/server.crt" --name bench \
         --wait 10s --warmup "$warmup" -d "${secs}s" --server-pid "$server_pid" \
-        "${perf_flag[@]}" --json --label "$label" "$@" | tee -a "$runs" >&2
+        "${perf_flag[@]}" --json --label "$label" "$@" | tee -a "$runs" >&2 || {
+        echo "kes-load failed; server log:" >&2
+        cat "$work/server.err" >&2
+        exit 1
+    }
 }
 
 echo "== start-up ($starts runs)" >&2

@@ -173,9 +173,7 @@ impl Worker {
                 (Op::Decrypt, _) | (Op::Mixed, _) => (
                     Method::POST,
                     format!("/v1/key/decrypt/{name}"),
-                    last_ciphertext
-                        .take()
-                        .unwrap_or_else(|| fixed_body.clone()),
+                    last_ciphertext.take().unwrap_or_else(|| fixed_body.clone()),
                     Want::Plaintext,
                 ),
                 (Op::CreateDelete, 0) => (
