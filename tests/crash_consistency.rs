@@ -251,7 +251,7 @@ async fn sigkill_during_key_writes_keeps_every_acknowledged_key_whole() {
             })
             .collect();
         // Kill after 20 %..80 % of the operations were acknowledged.
-        let kill_at = ops * (2 + (round * 7) % 7) / 10;
+        let kill_at = ops * (2 + (round * 3) % 7) / 10;
         let acked = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = plan
             .iter()
