@@ -143,7 +143,7 @@ async fn pump(
                 Mode::Down => return,
                 Mode::Slow(d) => tokio::time::sleep(d).await,
                 Mode::Flaky(every) => {
-                    if (chunks.fetch_add(1, Ordering::SeqCst) + 1) % every.max(1) == 0 {
+                    if (chunks.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every.max(1)) {
                         return;
                     }
                 }
