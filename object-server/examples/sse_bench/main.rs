@@ -1,153 +1,73 @@
-//! Throughput of PUT and GET for 4 KiB, 1 MiB and 64 MiB objects: plain vs SSE-C vs SSE-S3
-//! (and SSE-KMS), against an in-process object server over HTTPS on loopback and a real
-//! `kes server` process. A benchmark, not a test: it prints a table and asserts nothing about
-//! speed.
+//! Object-server throughput: PUT and GET of 4 KiB, 1 MiB and 64 MiB objects, plain vs SSE-C vs
+//! SSE-S3 vs SSE-KMS, over HTTPS with 1 or more keep-alive connections, against the release
+//! `object-server` binary in its own process (optionally pinned to a CPU) and a real release
+//! `kes server`. For every row: ops/s, MiB/s and the **server's CPU time** per operation and per
+//! byte (utime + stime of the server process from `/proc/PID/stat` before and after the timed
+//! window). A benchmark, not a test: it prints a markdown table and asserts nothing about speed.
 //!
 //! ```sh
-//! cargo build --release --bin kes
-//! cargo run --release -p object-server --example sse_bench            # KES_BIN overrides target/release/kes
+//! cargo build --release -p kes --bin kes -p object-server --bin object-server --example sse_bench
+//! taskset -c 1 target/release/examples/sse_bench --server-cpu 0 --kes-cpu 1 -c 1,8 --secs 3
 //! ```
+//! (`scripts/bench-objects.sh` does this.) `KES_BIN` / `OBJECT_SERVER_BIN` override the
+//! binaries; `--data-dir /dev/shm/x` puts the object store on tmpfs so the disk (every PUT is
+//! fsynced) does not hide the CPU cost.
 //!
-//! The client is Rust (reqwest, HTTP/1.1, one connection, requests in sequence, SigV4 with
-//! `UNSIGNED-PAYLOAD`), so the numbers are the server's cost plus one client on the same 2 cores.
+//! The client is Rust (reqwest, HTTP/1.1, one client and connection per worker, requests in
+//! sequence on each, SigV4 with `UNSIGNED-PAYLOAD`); it only counts the bytes it receives.
 #![allow(
     clippy::expect_used,
+    clippy::unwrap_used,
     clippy::indexing_slicing,
-    reason = "tests: a panic is the failure report"
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark driver: a panic is the failure report, stdout is its output"
 )]
-// A benchmark driver: failing loudly is fine.
-#![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod procs;
+mod sigv4;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::{digest, hmac};
-use object_server::sse::kms_config::KmsSettings;
-use object_server::{Config, Credentials};
+use bytes::Bytes;
+use clap::Parser;
+use sigv4::signed;
 
-const AK: &str = "bench";
-const SK: &str = "bench-secret-key";
 const SSEC_KEY: &str = "MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0cHJvdmlkZWQ=";
 const SSEC_MD5: &str = "7PpPLAK26ONlVUGOWlusfg==";
+const MIB: f64 = 1024.0 * 1024.0;
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg)
-        .as_ref()
-        .to_vec()
-}
-
-/// SigV4 (header form, `UNSIGNED-PAYLOAD`) for a path-style request without query.
-fn signed(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    base: &str,
-    path: &str,
-    extra: &[(&str, &str)],
-) -> reqwest::RequestBuilder {
-    let host = base.split("://").nth(1).unwrap().to_owned();
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let amz_date = now.format(&fmt).unwrap();
-    let date = &amz_date[..8];
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), host),
-        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
-        ("x-amz-date".into(), amz_date.clone()),
-    ];
-    headers.extend(
-        extra
-            .iter()
-            .map(|(k, v)| (k.to_lowercase(), (*v).to_owned())),
-    );
-    headers.sort();
-    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical =
-        format!("{method}\n{path}\n\n{canonical_headers}\n{signed_headers}\nUNSIGNED-PAYLOAD");
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
-    );
-    let mut k = hmac_sha256(format!("AWS4{SK}").as_bytes(), date.as_bytes());
-    for part in ["us-east-1", "s3", "aws4_request"] {
-        k = hmac_sha256(&k, part.as_bytes());
-    }
-    let sig = hex::encode(hmac_sha256(&k, sts.as_bytes()));
-    let mut rb = client.request(method, format!("{base}{path}"));
-    for (name, value) in &headers {
-        if name != "host" {
-            rb = rb.header(name.as_str(), value.as_str());
-        }
-    }
-    rb.header(
-        "authorization",
-        format!("AWS4-HMAC-SHA256 Credential={AK}/{scope}, SignedHeaders={signed_headers}, Signature={sig}"),
-    )
-}
-
-fn self_signed(dir: &Path, cert: &str, key: &str) -> String {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let c = params.self_signed(&kp).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(cert), c.pem()).unwrap();
-    std::fs::write(dir.join(key), kp.serialize_pem()).unwrap();
-    c.pem()
-}
-
-/// A `kes server` child process, killed and reaped on drop.
-struct KesChild(std::process::Child);
-
-impl Drop for KesChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `kes server` with a filesystem keystore in `dir`; returns the child and its URL.
-fn start_kes(dir: &Path, admin: &client::ApiKey, minio: &client::ApiKey) -> (KesChild, String) {
-    let bin = std::env::var_os("KES_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/kes"));
-    self_signed(dir, "server.crt", "server.key");
-    let config = format!(
-        "version: v1\naddress: 127.0.0.1:0\nadmin:\n  identity: {}\ntls:\n  key: server.key\n  cert: server.crt\n\
-         policy:\n  minio:\n    allow:\n    - /v1/key/*\n    identities:\n    - {}\nkeystore:\n  fs:\n    path: keys\n",
-        admin.identity(),
-        minio.identity()
-    );
-    std::fs::write(dir.join("config.yaml"), config).unwrap();
-    let out = dir.join("kes.out");
-    let child = KesChild(
-        std::process::Command::new(&bin)
-            .args(["server", "--config"])
-            .arg(dir.join("config.yaml"))
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display())),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        if let Some(url) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Endpoint").map(|u| u.trim().to_owned()))
-        {
-            return (child, url);
-        }
-        assert!(Instant::now() < deadline, "kes did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Object-server PUT/GET throughput and server CPU per byte.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Concurrent connections (comma-separated list; one table row set each).
+    #[arg(short = 'c', long, value_delimiter = ',', default_value = "1")]
+    connections: Vec<usize>,
+    /// Timed seconds per row (after one warm-up request per connection).
+    #[arg(long, default_value_t = 3.0)]
+    secs: f64,
+    /// Object sizes in bytes (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "4096,1048576,67108864")]
+    sizes: Vec<usize>,
+    /// Modes (comma-separated): plain, sse-c, sse-s3, sse-kms.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "plain,sse-c,sse-s3,sse-kms"
+    )]
+    modes: Vec<String>,
+    /// CPU to pin the object server to (`taskset -c`); unpinned when absent.
+    #[arg(long)]
+    server_cpu: Option<String>,
+    /// CPU to pin `kes server` to; unpinned when absent.
+    #[arg(long)]
+    kes_cpu: Option<String>,
+    /// Object store directory (must not exist or be empty); a temp dir when absent.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 struct Mode {
@@ -156,13 +76,178 @@ struct Mode {
     get_headers: Vec<(&'static str, &'static str)>,
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+fn mode(name: &str) -> Mode {
+    let ssec = vec![
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key", SSEC_KEY),
+        ("x-amz-server-side-encryption-customer-key-md5", SSEC_MD5),
+    ];
+    match name {
+        "plain" => Mode {
+            name: "plain",
+            put_headers: vec![],
+            get_headers: vec![],
+        },
+        "sse-c" => Mode {
+            name: "SSE-C",
+            put_headers: ssec.clone(),
+            get_headers: ssec,
+        },
+        "sse-s3" => Mode {
+            name: "SSE-S3",
+            put_headers: vec![("x-amz-server-side-encryption", "AES256")],
+            get_headers: vec![],
+        },
+        "sse-kms" => Mode {
+            name: "SSE-KMS",
+            put_headers: vec![
+                ("x-amz-server-side-encryption", "aws:kms"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "bench-key"),
+            ],
+            get_headers: vec![],
+        },
+        other => panic!("unknown mode {other:?} (plain, sse-c, sse-s3, sse-kms)"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Put,
+    Get,
+}
+
+/// What one worker needs: its connection, the server, the object names and the body.
+struct Worker {
+    http: reqwest::Client,
+    base: String,
+    headers: Vec<(&'static str, &'static str)>,
+    /// Object paths this worker cycles through.
+    paths: Vec<String>,
+    body: Bytes,
+}
+
+impl Worker {
+    async fn once(&self, op: Op, i: usize) -> u64 {
+        let path = &self.paths[i % self.paths.len()];
+        match op {
+            Op::Put => {
+                let r = signed(
+                    &self.http,
+                    reqwest::Method::PUT,
+                    &self.base,
+                    path,
+                    &self.headers,
+                )
+                .body(self.body.clone())
+                .send()
+                .await
+                .unwrap();
+                assert!(r.status().is_success(), "PUT {path}: {:?}", r.text().await);
+                self.body.len() as u64
+            }
+            Op::Get => {
+                let mut r = signed(
+                    &self.http,
+                    reqwest::Method::GET,
+                    &self.base,
+                    path,
+                    &self.headers,
+                )
+                .send()
+                .await
+                .unwrap();
+                assert!(r.status().is_success(), "GET {path}: {}", r.status());
+                let mut n = 0u64;
+                while let Some(chunk) = r.chunk().await.unwrap() {
+                    n += chunk.len() as u64;
+                }
+                assert_eq!(n, self.body.len() as u64, "GET {path}: short body");
+                n
+            }
+        }
+    }
+}
+
+/// One measured row.
+struct Row {
+    ops: u64,
+    bytes: u64,
+    wall: f64,
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+/// Warm-up (one request per worker, every object for PUT so GETs find them), then `secs` of
+/// requests in sequence on every worker; returns the totals of the timed window.
+async fn phase(workers: &[Arc<Worker>], op: Op, secs: f64, server_pid: &str, ticks: f64) -> Row {
+    let mut warm = Vec::new();
+    for w in workers {
+        let w = Arc::clone(w);
+        warm.push(tokio::spawn(async move {
+            let n = if op == Op::Put { w.paths.len() } else { 1 };
+            for i in 0..n {
+                w.once(op, i).await;
+            }
+        }));
+    }
+    for t in warm {
+        t.await.unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server0, client0, t0) = (
+        procs::cpu_seconds(server_pid, ticks),
+        procs::cpu_seconds("self", ticks),
+        Instant::now(),
+    );
+    let mut tasks = Vec::new();
+    for w in workers {
+        let (w, stop) = (Arc::clone(w), Arc::clone(&stop));
+        tasks.push(tokio::spawn(async move {
+            let (mut ops, mut bytes, mut i) = (0u64, 0u64, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                bytes += w.once(op, i).await;
+                ops += 1;
+                i += 1;
+            }
+            (ops, bytes)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut ops, mut bytes) = (0, 0);
+    for t in tasks {
+        let (o, b) = t.await.unwrap();
+        ops += o;
+        bytes += b;
+    }
+    Row {
+        ops,
+        bytes,
+        wall: t0.elapsed().as_secs_f64(),
+        server_cpu: procs::cpu_seconds(server_pid, ticks) - server0,
+        client_cpu: procs::cpu_seconds("self", ticks) - client0,
+    }
+}
+
+fn size_label(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
+    let args = Args::parse();
+    let modes: Vec<Mode> = args.modes.iter().map(|m| mode(m)).collect();
+    let tmp = tempfile::tempdir().unwrap();
     let admin = client::ApiKey::generate().unwrap();
     let minio = client::ApiKey::generate().unwrap();
-    let kes_dir = dir.path().join("kes");
-    let (kes, kes_url) = start_kes(&kes_dir, &admin, &minio);
+    let kes_dir = tmp.path().join("kes");
+    let kes_bin = procs::release_bin("KES_BIN", "kes");
+    let (_kes, kes_url) =
+        procs::start_kes(&kes_bin, args.kes_cpu.as_deref(), &kes_dir, &admin, &minio);
     let kes_admin = client::Client::builder()
         .endpoint(&kes_url)
         .api_key(admin)
@@ -171,9 +256,15 @@ async fn main() {
         .unwrap();
     kes_admin.create_key("bench-key").await.unwrap();
 
-    let certs = dir.path().join("certs");
-    self_signed(&certs, "public.crt", "private.key");
-    let vars = [
+    let certs = tmp.path().join("certs");
+    procs::self_signed(&certs, "public.crt", "private.key");
+    let data = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("data"));
+    let env = [
+        ("MINIO_ROOT_USER", sigv4::AK.to_owned()),
+        ("MINIO_ROOT_PASSWORD", sigv4::SK.to_owned()),
         ("MINIO_KMS_KES_ENDPOINT", kes_url.clone()),
         ("MINIO_KMS_KES_KEY_NAME", "bench-key".to_owned()),
         ("MINIO_KMS_KES_API_KEY", minio.to_string()),
@@ -182,133 +273,91 @@ async fn main() {
             kes_dir.join("server.crt").display().to_string(),
         ),
     ];
-    let kms = KmsSettings::from_lookup(
-        &|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()),
-        None,
-    )
-    .unwrap();
-    let (credentials, _) = Credentials::from_lookup(&|k| match k {
-        "MINIO_ROOT_USER" => Some(AK.to_owned()),
-        "MINIO_ROOT_PASSWORD" => Some(SK.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let server = object_server::spawn(Config {
-        address: "127.0.0.1:0".to_owned(),
-        data_dir: dir.path().join("data"),
-        certs_dir: Some(certs),
-        credentials,
-        limits: Default::default(),
-        kms,
-        domains: Vec::new(),
-        metrics_public: false,
-    })
-    .await
-    .unwrap();
-    let base = server.url();
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .http1_only()
-        .build()
-        .unwrap();
-    let r = signed(&http, reqwest::Method::PUT, &base, "/bench", &[])
+    let server_bin = procs::release_bin("OBJECT_SERVER_BIN", "object-server");
+    let (server, base) = procs::start_object_server(
+        &server_bin,
+        args.server_cpu.as_deref(),
+        &certs,
+        &data,
+        &env,
+        &tmp.path().join("object-server.log"),
+    );
+    let server_pid = server.pid().to_string();
+    let ticks = procs::clock_ticks();
+    let connect = || {
+        reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .http1_only()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap()
+    };
+    let r = signed(&connect(), reqwest::Method::PUT, &base, "/bench", &[])
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success(), "{:?}", r.text().await);
 
-    let ssec = vec![
-        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
-        ("x-amz-server-side-encryption-customer-key", SSEC_KEY),
-        ("x-amz-server-side-encryption-customer-key-md5", SSEC_MD5),
-    ];
-    let modes = [
-        Mode {
-            name: "plain",
-            put_headers: vec![],
-            get_headers: vec![],
-        },
-        Mode {
-            name: "SSE-C",
-            put_headers: ssec.clone(),
-            get_headers: ssec,
-        },
-        Mode {
-            name: "SSE-S3",
-            put_headers: vec![("x-amz-server-side-encryption", "AES256")],
-            get_headers: vec![],
-        },
-        Mode {
-            name: "SSE-KMS",
-            put_headers: vec![
-                ("x-amz-server-side-encryption", "aws:kms"),
-                ("x-amz-server-side-encryption-aws-kms-key-id", "bench-key"),
-            ],
-            get_headers: vec![],
-        },
-    ];
-    let sizes: [(usize, &str, usize); 3] = [
-        (4 * 1024, "4 KiB", 300),
-        (1024 * 1024, "1 MiB", 60),
-        (64 * 1024 * 1024, "64 MiB", 6),
-    ];
-    println!("| size | mode | PUT ops/s | PUT MiB/s | GET ops/s | GET MiB/s |");
-    println!("|---|---|---|---|---|---|");
-    for (size, label, n) in sizes {
-        let body = bytes::Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>());
-        for mode in &modes {
-            // one warm-up round trip, then n timed PUTs and n timed GETs
-            let path = format!("/bench/{}-{label}", mode.name).replace(' ', "");
-            let put = |p: String| {
-                signed(&http, reqwest::Method::PUT, &base, &p, &mode.put_headers).body(body.clone())
-            };
-            assert!(
-                put(path.clone())
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .is_success()
-            );
-            let t = Instant::now();
-            for i in 0..n {
-                let r = put(format!("{path}-{i}")).send().await.unwrap();
-                assert!(
-                    r.status().is_success(),
-                    "{} {:?}",
-                    mode.name,
-                    r.text().await
-                );
+    println!(
+        "| object | c | op | mode | ops/s | MiB/s | server CPU µs/op | server CPU ns/byte | \
+         server CPU use | client CPU use | MiB/s vs plain | CPU/byte vs plain |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for &size in &args.sizes {
+        let label = size_label(size);
+        let body = Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        // Objects per worker: overwritten in turn, so large objects do not fill the disk.
+        let per_worker = if size >= 16 << 20 { 2 } else { 16 };
+        for &c in &args.connections {
+            for op in [Op::Put, Op::Get] {
+                let mut plain: Option<(f64, f64)> = None;
+                for m in &modes {
+                    let workers: Vec<Arc<Worker>> = (0..c)
+                        .map(|w| {
+                            Arc::new(Worker {
+                                http: connect(),
+                                base: base.clone(),
+                                headers: if op == Op::Put {
+                                    m.put_headers.clone()
+                                } else {
+                                    m.get_headers.clone()
+                                },
+                                paths: (0..per_worker)
+                                    .map(|i| format!("/bench/{}-{size}-{w}-{i}", m.name))
+                                    .collect(),
+                                body: body.clone(),
+                            })
+                        })
+                        .collect();
+                    let row = phase(&workers, op, args.secs, &server_pid, ticks).await;
+                    let mibs = row.bytes as f64 / MIB / row.wall;
+                    let ns_per_byte = row.server_cpu * 1e9 / row.bytes as f64;
+                    let vs = match plain {
+                        None => {
+                            plain = (m.name == "plain").then_some((mibs, ns_per_byte));
+                            ("".to_owned(), "".to_owned())
+                        }
+                        Some((p_mibs, p_ns)) => (
+                            format!("{:.0} %", 100.0 * mibs / p_mibs),
+                            format!("{:.2}×", ns_per_byte / p_ns),
+                        ),
+                    };
+                    println!(
+                        "| {label} | {c} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} % | {:.0} % | {} | {} |",
+                        if op == Op::Put { "PUT" } else { "GET" },
+                        m.name,
+                        row.ops as f64 / row.wall,
+                        mibs,
+                        row.server_cpu * 1e6 / row.ops as f64,
+                        ns_per_byte,
+                        100.0 * row.server_cpu / row.wall,
+                        100.0 * row.client_cpu / row.wall,
+                        vs.0,
+                        vs.1,
+                    );
+                }
             }
-            let put_s = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            for i in 0..n {
-                let r = signed(
-                    &http,
-                    reqwest::Method::GET,
-                    &base,
-                    &format!("{path}-{i}"),
-                    &mode.get_headers,
-                )
-                .send()
-                .await
-                .unwrap();
-                assert!(r.status().is_success());
-                let got = r.bytes().await.unwrap();
-                assert_eq!(got.len(), size);
-            }
-            let get_s = t.elapsed().as_secs_f64();
-            let mib = (size * n) as f64 / (1024.0 * 1024.0);
-            println!(
-                "| {label} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
-                mode.name,
-                n as f64 / put_s,
-                mib / put_s,
-                n as f64 / get_s,
-                mib / get_s
-            );
         }
     }
-    server.shutdown().await;
-    drop(kes);
+    drop(server);
 }
