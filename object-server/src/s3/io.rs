@@ -95,8 +95,8 @@ where
         match sealer.as_mut() {
             None => temp.write(&chunk).await?,
             Some(s) => {
-                let sealed = s.push(&chunk).map_err(Error::internal)?;
-                if !sealed.is_empty() {
+                let mut rest: &[u8] = &chunk;
+                while let Some(sealed) = s.push(&mut rest).map_err(Error::internal)? {
                     temp.write(sealed).await?;
                 }
             }

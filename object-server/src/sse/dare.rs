@@ -158,35 +158,48 @@ impl Encryptor {
         last: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), DareError> {
+        let start = out.len();
+        out.extend_from_slice(&[0u8; HEADER_SIZE]);
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&[0u8; TAG_SIZE]);
+        let sealed = self.seal_in_place(&mut out[start..], last);
+        if sealed.is_err() {
+            out.truncate(start);
+        }
+        sealed
+    }
+
+    /// Seals one package in place: `package` is `header space(16) ‖ payload ‖ tag space(16)`
+    /// with the plaintext payload (1..=65536 bytes; exactly 65536 unless `last`) already in
+    /// place; the header and tag slots are overwritten. No copy, no allocation. After a `last`
+    /// package the encryptor refuses more input.
+    pub fn seal_in_place(&mut self, package: &mut [u8], last: bool) -> Result<(), DareError> {
+        let payload_len = package.len().saturating_sub(OVERHEAD);
         if self.done
-            || payload.is_empty()
-            || payload.len() > PACKAGE_SIZE
-            || (!last && payload.len() != PACKAGE_SIZE)
+            || payload_len == 0
+            || payload_len > PACKAGE_SIZE
+            || (!last && payload_len != PACKAGE_SIZE)
         {
             return Err(DareError::InvalidSize);
         }
-        let len_minus_one = u16::try_from(payload.len() - 1).map_err(|_| DareError::InvalidSize)?;
-        let start = out.len();
-        out.push(VERSION_20);
-        out.push(self.suite.id());
-        out.extend_from_slice(&len_minus_one.to_le_bytes());
-        out.extend_from_slice(&self.nonce);
-        if last {
-            out[start + 4] |= FINAL_FLAG;
-        }
+        let len_minus_one = u16::try_from(payload_len - 1).map_err(|_| DareError::InvalidSize)?;
         let mut header = [0u8; HEADER_SIZE];
-        header.copy_from_slice(&out[start..start + HEADER_SIZE]);
-        out.extend_from_slice(payload);
+        header[0] = VERSION_20;
+        header[1] = self.suite.id();
+        header[2..4].copy_from_slice(&len_minus_one.to_le_bytes());
+        header[4..].copy_from_slice(&self.nonce);
+        if last {
+            header[4] |= FINAL_FLAG;
+        }
         let nonce = aead_nonce(&header, self.seq)?;
+        let (head, rest) = package.split_at_mut(HEADER_SIZE);
+        head.copy_from_slice(&header);
+        let (body, tag_slot) = rest.split_at_mut(payload_len);
         let tag = self
             .key
-            .seal_in_place_separate_tag(
-                nonce,
-                Aad::from(&header[0..4]),
-                &mut out[start + HEADER_SIZE..],
-            )
+            .seal_in_place_separate_tag(nonce, Aad::from(&header[0..4]), body)
             .map_err(|_| DareError::Internal)?;
-        out.extend_from_slice(tag.as_ref());
+        tag_slot.copy_from_slice(tag.as_ref());
         self.seq = self.seq.checked_add(1).ok_or(DareError::SequenceOverflow)?;
         self.done = last;
         Ok(())
@@ -252,22 +265,20 @@ impl Decryptor {
         self.finished
     }
 
-    /// Verifies and decrypts one complete package in place and returns its plaintext.
-    /// Rejects data after a final package, nonce/cipher changes, short non-final packages
-    /// and any authentication failure.
-    pub fn open_package<'a>(&mut self, package: &'a mut [u8]) -> Result<&'a [u8], DareError> {
+    /// Checks a complete package's framing against the stream state and returns the AEAD
+    /// nonce, the key, the payload length and the final flag. State is not advanced.
+    fn check(&mut self, package: &[u8]) -> Result<(Nonce, usize, bool), DareError> {
         if self.finished {
             return Err(DareError::InvalidSize);
         }
         if package.len() < HEADER_SIZE + 1 + TAG_SIZE {
             return Err(DareError::InvalidSize);
         }
-        let mut header = [0u8; HEADER_SIZE];
-        header.copy_from_slice(&package[..HEADER_SIZE]);
+        let header = &package[..HEADER_SIZE];
         if header[0] != VERSION_20 {
             return Err(DareError::UnsupportedVersion);
         }
-        if Self::package_len(&header)? != package.len() {
+        if Self::package_len(header)? != package.len() {
             return Err(DareError::InvalidSize);
         }
         let suite = CipherSuite::from_id(header[1])?;
@@ -280,26 +291,61 @@ impl Decryptor {
             Some(_) => {}
             None => self.reference_nonce = Some(nonce),
         }
-        let key = match &self.opened {
-            Some((s, key)) if *s == suite => key,
+        match &self.opened {
+            Some((s, _)) if *s == suite => {}
             Some(_) => return Err(DareError::UnsupportedCipher),
-            None => {
-                let key = suite.key(&self.key)?;
-                &self.opened.insert((suite, key)).1
-            }
-        };
+            None => self.opened = Some((suite, suite.key(&self.key)?)),
+        }
         let payload_len = package.len() - OVERHEAD;
         if !last && payload_len != PACKAGE_SIZE {
             return Err(DareError::InvalidSize);
         }
-        let aead_nonce = aead_nonce(&header, self.seq)?;
-        let body = &mut package[HEADER_SIZE..];
-        let plain = key
-            .open_in_place(aead_nonce, Aad::from(&header[0..4]), body)
-            .map_err(|_| DareError::NotAuthentic)?;
+        Ok((aead_nonce(header, self.seq)?, payload_len, last))
+    }
+
+    fn advance(&mut self, last: bool) -> Result<(), DareError> {
         self.seq = self.seq.checked_add(1).ok_or(DareError::SequenceOverflow)?;
         self.finished = last;
+        Ok(())
+    }
+
+    fn key(&self) -> Result<&LessSafeKey, DareError> {
+        self.opened
+            .as_ref()
+            .map(|(_, k)| k)
+            .ok_or(DareError::Internal)
+    }
+
+    /// Verifies and decrypts one complete package in place and returns its plaintext.
+    /// Rejects data after a final package, nonce/cipher changes, short non-final packages
+    /// and any authentication failure.
+    pub fn open_package<'a>(&mut self, package: &'a mut [u8]) -> Result<&'a [u8], DareError> {
+        let (nonce, _, last) = self.check(package)?;
+        let (header, body) = package.split_at_mut(HEADER_SIZE);
+        let plain = self
+            .key()?
+            .open_in_place(nonce, Aad::from(&header[0..4]), body)
+            .map_err(|_| DareError::NotAuthentic)?;
+        self.advance(last)?;
         Ok(plain)
+    }
+
+    /// [`Decryptor::open_package`] without touching the package: verifies it and decrypts its
+    /// payload into the front of `out` (at least the payload length), returning the payload
+    /// length. On any failure `out` holds no verified plaintext and must be discarded.
+    pub fn open_package_into(
+        &mut self,
+        package: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, DareError> {
+        let (nonce, payload_len, last) = self.check(package)?;
+        let out = out.get_mut(..payload_len).ok_or(DareError::InvalidSize)?;
+        let (body, tag) = package[HEADER_SIZE..].split_at(payload_len);
+        self.key()?
+            .open_separate_gather(nonce, Aad::from(&package[0..4]), body, tag, out)
+            .map_err(|_| DareError::NotAuthentic)?;
+        self.advance(last)?;
+        Ok(payload_len)
     }
 }
 
@@ -307,17 +353,16 @@ impl Decryptor {
 /// package (truncation is detected); empty input is the empty plaintext.
 pub fn decrypt(key: &[u8; 32], stream: &[u8]) -> Result<Vec<u8>, DareError> {
     let mut dec = Decryptor::new(key, 0);
-    let mut out = Vec::with_capacity(stream.len());
+    let mut out = vec![0u8; stream.len()];
     let mut rest = stream;
-    let mut buf = Vec::with_capacity(MAX_PACKAGE);
+    let mut filled = 0usize;
     while !rest.is_empty() {
         let len = Decryptor::package_len(rest)?;
         let package = rest.get(..len).ok_or(DareError::InvalidSize)?;
-        buf.clear();
-        buf.extend_from_slice(package);
-        out.extend_from_slice(dec.open_package(&mut buf)?);
+        filled += dec.open_package_into(package, &mut out[filled..])?;
         rest = &rest[len..];
     }
+    out.truncate(filled);
     if !stream.is_empty() && !dec.finished() {
         return Err(DareError::InvalidSize);
     }
