@@ -578,6 +578,9 @@ async fn resumed_sessions_of_expired_certificates_are_closed() {
     }
     let (kind, text) = request(&connector).await;
     assert_eq!(kind, Some(rustls::HandshakeKind::Resumed));
-    assert!(text.is_empty(), "an expired certificate resumed a session: {text}");
+    assert!(
+        text.is_empty(),
+        "an expired certificate resumed a session: {text}"
+    );
     s.running.stop().await;
 }
