@@ -62,16 +62,19 @@ fn main() -> std::process::ExitCode {
 /// every connection task, the accept loop and hyper's h2 stream tasks then
 /// share one thread with no cross-thread wake-ups or work stealing, the
 /// cheapest schedule for one core (blocking work still goes to the blocking
-/// pool).
+/// pool). Every worker wakes the log writer threads when it parks
+/// ([`kes::logs::on_runtime_park`]): log lines are written once per idle period.
 fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(kes::logs::on_runtime_park)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .on_thread_park(kes::logs::on_runtime_park)
             .build()
     }
 }

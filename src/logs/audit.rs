@@ -10,6 +10,7 @@
 //! On stdout, [`LogFormat::Json`] writes the stream's JSON event instead of
 //! the text line.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -19,7 +20,7 @@ use bytes::Bytes;
 use client::wire::{AuditEvent, AuditRequest, AuditResponse};
 use time::OffsetDateTime;
 
-use super::errlog::{LogFormat, render_text};
+use super::errlog::{LogFormat, push_pair, start_text};
 use super::hub::Hub;
 use super::level::LogLevel;
 use super::writer::LineWriter;
@@ -122,21 +123,12 @@ impl AuditLog {
         if to_stdout {
             match self.format {
                 LogFormat::Text => {
-                    let code = r.code.to_string();
-                    let time = format!("{millis}ms");
-                    let mut line = render_text(
-                        now,
-                        AUDIT_LEVEL,
-                        "audit",
-                        &[
-                            ("req.ip", ip.as_str()),
-                            ("req.path", r.path),
-                            ("req.identity", identity),
-                            ("res.code", code.as_str()),
-                            ("res.time", time.as_str()),
-                        ],
-                    );
-                    line.push('\n');
+                    let mut line = String::with_capacity(192 + r.path.len());
+                    start_text(&mut line, now, AUDIT_LEVEL, "audit");
+                    push_pair(&mut line, "req.ip", &ip);
+                    push_pair(&mut line, "req.path", r.path);
+                    push_pair(&mut line, "req.identity", identity);
+                    let _ = writeln!(line, " res.code={} res.time={millis}ms", r.code);
                     self.out.write_bytes(line.as_bytes());
                 }
                 LogFormat::Json => {

@@ -14,7 +14,6 @@
 //! Event fields are printed as given: callers must never pass key material,
 //! API keys or plaintexts to `tracing` (the end-to-end suite greps for them).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -228,20 +227,62 @@ pub fn render_text<V: AsRef<str>>(
     pairs: &[(&str, V)],
 ) -> String {
     let mut line = String::with_capacity(128 + msg.len());
-    let stamp = time
-        .to_offset(time::UtcOffset::UTC)
-        .format(TIME)
-        .unwrap_or_default();
-    let _ = write!(line, "time={stamp} level={}", level_name(level));
-    line.push_str(" msg=");
-    push_value(&mut line, msg);
+    start_text(&mut line, time, level, msg);
     for (key, value) in pairs {
-        line.push(' ');
-        push_value(&mut line, key);
-        line.push('=');
-        push_value(&mut line, value.as_ref());
+        push_pair(&mut line, key, value.as_ref());
     }
     line
+}
+
+/// Appends the head of a slog text line, `time=… level=… msg=…`.
+pub fn start_text(line: &mut String, time: OffsetDateTime, level: i64, msg: &str) {
+    line.push_str("time=");
+    push_stamp(line, time);
+    line.push_str(" level=");
+    match level {
+        0 => line.push_str("INFO"),
+        4 => line.push_str("WARN"),
+        8 => line.push_str("ERROR"),
+        -4 => line.push_str("DEBUG"),
+        _ => line.push_str(&level_name(level)),
+    }
+    line.push_str(" msg=");
+    push_value(line, msg);
+}
+
+/// Appends ` key=value` to a slog text line (both quoted as slog does).
+pub fn push_pair(line: &mut String, key: &str, value: &str) {
+    line.push(' ');
+    push_value(line, key);
+    line.push('=');
+    push_value(line, value);
+}
+
+/// Appends `time` in UTC as `2006-01-02T15:04:05.000Z` (the [`TIME`] format,
+/// written by hand: the log line is built on every request).
+fn push_stamp(out: &mut String, time: OffsetDateTime) {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&t.format(TIME).unwrap_or_default());
+        return;
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            // v % 10 < 10: the cast cannot truncate.
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year.unsigned_abs());
+    put(5, 2, u32::from(u8::from(t.month())));
+    put(8, 2, u32::from(t.day()));
+    put(11, 2, u32::from(t.hour()));
+    put(14, 2, u32::from(t.minute()));
+    put(17, 2, u32::from(t.second()));
+    put(20, 3, u32::from(t.millisecond()));
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// One slog-style JSON line: `{"time":…,"level":…,"msg":…,"k":"v",…}`
@@ -278,6 +319,14 @@ pub fn render_json(
 /// or containing a space, `=`, `"` or a character [`super::escape`] escapes
 /// (controls, format characters such as bidi overrides, line separators).
 fn push_value(out: &mut String, v: &str) {
+    // Printable ASCII other than space, `=` and `"` is written bare.
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b > b' ' && b < 0x7f && b != b'=' && b != b'"')
+    {
+        out.push_str(v);
+        return;
+    }
     let needs_quotes = v.is_empty()
         || v.chars().any(|c| {
             c == ' ' || c == '=' || c == '"' || c.is_whitespace() || super::escape::is_suspicious(c)
@@ -356,5 +405,40 @@ mod tests {
         assert!(ours("keystores::cache"));
         assert!(!ours("kestrel"));
         assert!(!ours("h2::codec"));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn hand_written_stamp_matches_the_format_description() {
+        for unix_nanos in [
+            0_i128,
+            1_700_000_000_123_456_789,
+            1_709_164_799_999_999_999,
+            253_402_300_799_999_000_000,
+        ] {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(unix_nanos).unwrap();
+            let mut hand = String::new();
+            push_stamp(&mut hand, t);
+            assert_eq!(hand, t.format(TIME).unwrap(), "{unix_nanos}");
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_the_quoting_rules() {
+        for v in [
+            "plain",
+            "a=b",
+            "sp ace",
+            "q\"uote",
+            "",
+            "/v1/key/generate/k-1",
+            "tab\there",
+            "~!#$%^&*()",
+        ] {
+            let mut fast = String::new();
+            push_value(&mut fast, v);
+            let quoted = v.is_empty() || v.contains([' ', '=', '"', '\t']);
+            assert_eq!(fast.starts_with('"'), quoted, "{v:?} -> {fast}");
+        }
     }
 }

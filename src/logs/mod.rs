@@ -30,7 +30,7 @@ use crate::metrics::Metrics;
 pub use audit::AuditLog;
 pub use errlog::{ErrorLog, ErrorLogLayer, LogFormat};
 pub use level::{LogLevel, LogSettings};
-pub use writer::{LineWriter, Sink};
+pub use writer::{LineWriter, Sink, on_runtime_park};
 
 /// Where the audit log (stdout) and the error log (stderr) are written.
 pub struct Sinks {

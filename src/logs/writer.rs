@@ -4,21 +4,29 @@
 //!
 //! # Batching
 //! Lines are appended to one shared buffer (a lock held for a copy, no
-//! allocation per line). The thread wakes when the buffer stops being empty
-//! and writes the whole buffer with one write and one flush; lines queued
-//! while it writes form the next batch. So a busy server pays a copy per line
-//! and one syscall and thread wake-up per batch, an idle one a wake-up per
-//! line (no timer: waiting for more lines to gather cost a second wake-up per
-//! batch and doubled the CPU of a request at low concurrency), and a line
-//! reaches the output at most one write after it was queued.
+//! allocation per line). The thread writes the whole buffer with one write
+//! and one flush; lines queued while it writes form the next batch.
+//!
+//! When the thread is woken decides the cost: waking it for every line that
+//! finds the buffer empty made the writer preempt the runtime thread once per
+//! request (two context switches per request, the largest cost in the
+//! profile). So a line queued on an async runtime worker does not wake the
+//! thread: the worker wakes it when it parks ([`on_runtime_park`], installed
+//! as the runtime's `on_thread_park` hook), that is once it has run out of
+//! work, or at once when [`WAKE_LINES`] lines wait. Lines from any other
+//! thread (blocking pool, start-up, shutdown) wake it at once. So a line
+//! reaches the output once its worker goes idle or the batch is full, and a
+//! busy server pays one wake-up per idle period instead of per request.
 //!
 //! # Bounds
 //! At most [`QUEUE`] lines wait to be written; further lines are dropped
 //! and counted in `kes_log_dropped_events`. The thread ends when the writer
 //! is dropped, after writing what is queued.
 
+use std::cell::Cell;
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::metrics::Metrics;
@@ -28,6 +36,36 @@ pub const QUEUE: usize = 4096;
 
 /// Buffer capacity kept between batches (larger buffers are shrunk back).
 const KEEP_BYTES: usize = 64 * 1024;
+
+/// Lines after which a runtime worker wakes the thread without waiting to park.
+pub const WAKE_LINES: usize = 256;
+
+thread_local! {
+    /// Whether this thread is an async runtime worker that calls
+    /// [`on_runtime_park`] when it runs out of work (set by its first park).
+    static PARKS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Some writer holds lines whose thread was not woken.
+static DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// Every writer, for [`on_runtime_park`] (dead entries pruned on spawn).
+static WRITERS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// The runtime's `on_thread_park` hook: wakes every writer thread holding
+/// lines queued by a worker, and marks this thread as one that parks (its
+/// later lines wait for its next park). Costs one atomic load when nothing
+/// waits.
+pub fn on_runtime_park() {
+    PARKS.with(|p| p.set(true));
+    if !DEFERRED.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    for shared in writers.iter().filter_map(Weak::upgrade) {
+        shared.wake_if_deferred();
+    }
+}
 
 /// Where a log goes.
 pub type Sink = Box<dyn Write + Send + 'static>;
@@ -45,6 +83,8 @@ struct Queue {
     written: u64,
     /// The writer was dropped: write what is left and stop.
     closed: bool,
+    /// Lines are queued and the thread was not woken for them.
+    deferred: bool,
 }
 
 struct Shared {
@@ -60,6 +100,15 @@ impl Shared {
     // and a buffer swap), so a poisoned queue is still consistent.
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the thread if lines wait for it unannounced.
+    fn wake_if_deferred(&self) {
+        let mut q = self.lock();
+        if std::mem::take(&mut q.deferred) {
+            drop(q);
+            self.work.notify_one();
+        }
     }
 }
 
@@ -87,6 +136,11 @@ impl LineWriter {
             done: Condvar::new(),
         });
         let theirs = shared.clone();
+        {
+            let mut writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+            writers.retain(|w| w.strong_count() > 0);
+            writers.push(Arc::downgrade(&shared));
+        }
         let started = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || run(&theirs, sink));
@@ -117,8 +171,21 @@ impl LineWriter {
         q.buf.extend_from_slice(line);
         q.lines += 1;
         q.queued += 1;
+        let wake = if PARKS.with(Cell::get) {
+            // A worker: the thread wakes when this worker parks, or now if the batch is full.
+            if was_empty {
+                q.deferred = true;
+                DEFERRED.store(true, Ordering::Release);
+            }
+            q.deferred && q.lines >= WAKE_LINES
+        } else {
+            was_empty || q.deferred
+        };
+        if wake {
+            q.deferred = false;
+        }
         drop(q);
-        if was_empty {
+        if wake {
             shared.work.notify_one();
         }
     }
@@ -130,6 +197,7 @@ impl LineWriter {
             return true;
         };
         let deadline = Instant::now() + limit;
+        shared.wake_if_deferred();
         let mut q = shared.lock();
         let target = q.queued;
         while q.written < target {
@@ -150,7 +218,10 @@ impl LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         if let Some(shared) = &self.shared {
-            shared.lock().closed = true;
+            let mut q = shared.lock();
+            q.closed = true;
+            q.deferred = false;
+            drop(q);
             shared.work.notify_one();
         }
     }
@@ -169,6 +240,7 @@ fn run(shared: &Shared, mut sink: Sink) {
         }
         std::mem::swap(&mut q.buf, &mut batch);
         q.lines = 0;
+        q.deferred = false;
         let upto = q.queued;
         drop(q);
         // A failing output cannot be reported anywhere better.
@@ -243,5 +315,82 @@ mod tests {
         assert_eq!(q.written, 1);
         drop(q);
         assert_eq!(rec.0.lock().unwrap().concat(), b"last\n");
+    }
+
+    /// The tests that call [`on_runtime_park`] (it wakes every writer) run one at a time.
+    static PARKING: Mutex<()> = Mutex::new(());
+
+    /// Waits (bounded) until `n` lines of `shared` are written.
+    fn wait_written(shared: &Shared, n: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut q = shared.lock();
+        while q.written < n && Instant::now() < deadline {
+            q = shared
+                .done
+                .wait_timeout(q, Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+        q.written
+    }
+
+    #[test]
+    fn a_worker_line_waits_for_the_park_then_is_written() {
+        let _serial = PARKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let rec = Recorder::default();
+        let w = LineWriter::spawn("test-log", Box::new(rec.clone()), Arc::new(Metrics::new()));
+        let shared = w.shared.clone().unwrap();
+        std::thread::spawn(move || {
+            // This thread behaves as a runtime worker: it has parked once.
+            on_runtime_park();
+            w.write(b"one\n".to_vec());
+            // Queued without waking the writer thread.
+            assert!(shared.lock().deferred);
+            on_runtime_park();
+            assert_eq!(wait_written(&shared, 1), 1);
+            assert_eq!(rec.0.lock().unwrap().concat(), b"one\n");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_busy_worker_wakes_the_writer_when_the_batch_is_full() {
+        let _serial = PARKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let rec = Recorder::default();
+        let w = LineWriter::spawn("test-log", Box::new(rec.clone()), Arc::new(Metrics::new()));
+        let shared = w.shared.clone().unwrap();
+        std::thread::spawn(move || {
+            on_runtime_park();
+            for i in 0..WAKE_LINES {
+                w.write(format!("{i}\n").into_bytes());
+            }
+            // No park: the full batch woke the thread.
+            assert_eq!(wait_written(&shared, WAKE_LINES as u64), WAKE_LINES as u64);
+            drop(w);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            rec.0.lock().unwrap().concat().len(),
+            (0..WAKE_LINES)
+                .map(|i| format!("{i}\n").len())
+                .sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn flush_writes_lines_a_worker_deferred() {
+        let _serial = PARKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let rec = Recorder::default();
+        let w = LineWriter::spawn("test-log", Box::new(rec.clone()), Arc::new(Metrics::new()));
+        std::thread::spawn(move || {
+            on_runtime_park();
+            w.write(b"before exit\n".to_vec());
+            assert!(w.flush(Duration::from_secs(10)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(rec.0.lock().unwrap().concat(), b"before exit\n");
     }
 }
