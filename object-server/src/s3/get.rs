@@ -252,10 +252,12 @@ impl ObjectServer {
             setup.offset,
             setup.len,
         );
-        Ok(object_output!(GetObjectOutput, setup, {
+        let mut resp = object_output!(GetObjectOutput, setup, {
             body: Some(body.into_blob()),
             tag_count: super::tagging::count(&setup.handle.meta)
-        }))
+        });
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
+        Ok(resp)
     }
 
     pub(super) async fn do_head_object(
@@ -267,6 +269,7 @@ impl ObjectServer {
             .setup_read(&headers, read_request!(input, false))
             .await?;
         let mut resp = object_output!(HeadObjectOutput, setup, {});
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
         super::tagging::count_header(&mut resp.headers, &setup.handle.meta);
         Ok(resp)
     }
