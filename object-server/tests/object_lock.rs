@@ -401,3 +401,50 @@ fn object_lock_with_aws_cli() {
     ]));
     assert!(got.contains("\"COMPLIANCE\""), "{got}");
 }
+
+#[test]
+fn null_version_ids_and_subresources_by_version_with_boto3() {
+    let env = Env::new(true);
+    run(
+        &env,
+        r#"
+# x-amz-version-id: null on GET/HEAD once the bucket is versioned (not before).
+s3.create_bucket(Bucket="sus")
+s3.put_object(Bucket="sus", Key="old", Body=b"o")
+check("unversioned: no id", "VersionId" not in s3.head_object(Bucket="sus", Key="old"))
+s3.put_bucket_versioning(Bucket="sus", VersioningConfiguration={"Status": "Suspended"})
+s3.put_object(Bucket="sus", Key="new", Body=b"n")
+for key in ("old", "new"):
+    check("head null " + key, s3.head_object(Bucket="sus", Key=key)["VersionId"] == "null")
+    check("get null " + key, s3.get_object(Bucket="sus", Key=key)["VersionId"] == "null")
+
+# Tagging and ACLs of one version.
+s3.create_bucket(Bucket="tvb", ObjectLockEnabledForBucket=True)
+v1 = s3.put_object(Bucket="tvb", Key="k", Body=b"1", ObjectLockLegalHoldStatus="ON")["VersionId"]
+v2 = s3.put_object(Bucket="tvb", Key="k", Body=b"2")["VersionId"]
+r = s3.put_object_tagging(Bucket="tvb", Key="k", VersionId=v1, Tagging={"TagSet": [{"Key": "v", "Value": "one"}]})
+check("put tagging version id", r["VersionId"] == v1, r)
+t = s3.get_object_tagging(Bucket="tvb", Key="k", VersionId=v1)
+check("old version tagged", t["TagSet"] == [{"Key": "v", "Value": "one"}] and t["VersionId"] == v1, t)
+check("current untouched", s3.get_object_tagging(Bucket="tvb", Key="k")["TagSet"] == [])
+check("head count", s3.get_object(Bucket="tvb", Key="k", VersionId=v1).get("TagCount") == 1)
+check("lock kept", s3.get_object_legal_hold(Bucket="tvb", Key="k", VersionId=v1)["LegalHold"]["Status"] == "ON")
+r = s3.delete_object_tagging(Bucket="tvb", Key="k", VersionId=v1)
+check("delete tagging version id", r["VersionId"] == v1, r)
+check("tags gone", s3.get_object_tagging(Bucket="tvb", Key="k", VersionId=v1)["TagSet"] == [])
+s3.put_object_acl(Bucket="tvb", Key="k", VersionId=v1, ACL="public-read")
+grants = s3.get_object_acl(Bucket="tvb", Key="k", VersionId=v1)["Grants"]
+check("old version public", any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants), grants)
+grants = s3.get_object_acl(Bucket="tvb", Key="k")["Grants"]
+check("current private", not any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants), grants)
+expect_error("NoSuchVersion", 404, s3.get_object_tagging, Bucket="tvb", Key="k", VersionId="0" * 32)
+expect_error("NoSuchVersion", 404, s3.put_object_acl, Bucket="tvb", Key="k", VersionId="0" * 32, ACL="private")
+expect_error("InvalidArgument", 400, s3.get_object_acl, Bucket="tvb", Key="k", VersionId="bad")
+m = s3.delete_object(Bucket="tvb", Key="k")["VersionId"]
+expect_error("MethodNotAllowed", 405, s3.get_object_tagging, Bucket="tvb", Key="k", VersionId=m)
+expect_error("MethodNotAllowed", 405, s3.put_object_retention, Bucket="tvb", Key="k", VersionId=m,
+             Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(days=1)})
+expect_error("NoSuchKey", 404, s3.get_object_tagging, Bucket="tvb", Key="k")
+"#,
+    );
+}

@@ -13,7 +13,7 @@ use super::checksum::{Checksum, set_checksum};
 use super::checksum_ops;
 use super::io::{self, Decode};
 use super::object::{check_conditions, check_sizes};
-use super::versioning::{check_version_id, response_version_id};
+use super::versioning::{Versioning, check_version_id, response_version_id};
 use super::{
     ObjectServer, layout, metadata_out, parse_http_date, part_numbers, set_sse, timestamp,
     with_context,
@@ -178,7 +178,11 @@ impl ObjectServer {
             .open_version(r.bucket, r.key, r.version_id)
             .await?;
         let meta = &handle.meta;
-        let version_id = response_version_id(meta, r.version_id.is_some());
+        // The null version shows `x-amz-version-id: null` once the bucket is versioned.
+        let shown = r.version_id.is_some()
+            || (meta.version_id.is_none()
+                && self.versioning(r.bucket).await? != Versioning::Unversioned);
+        let version_id = response_version_id(meta, shown);
         if meta.delete_marker {
             return Err(Error::DeleteMarker {
                 version_id: shown_version_id(meta).to_owned(),

@@ -2,10 +2,8 @@
 //! Put/GetObjectLegalHold, and the lock check of DeleteObject(s) by version id. The rules
 //! and the stored form are in [`super::object_lock`].
 //!
-//! * Changing a version's retention or legal hold rewrites that version's file (data copied
-//!   verbatim, metadata with the new lock entries) and publishes it only if the version was
-//!   not changed meanwhile ([`crate::storage::FsStore::replace_version_if_unchanged`]); the
-//!   rule is checked against the state actually replaced.
+//! * Changing a version's retention or legal hold rewrites that version's file
+//!   ([`super::version_meta`]); the rule is checked against the state actually replaced.
 //! * Deleting a version by id asks the lock state under the key's exclusive lock
 //!   ([`crate::storage::FsStore::delete_version_unless`]), so a retention set concurrently is
 //!   never missed.
@@ -14,17 +12,14 @@ use s3s::S3Request;
 use s3s::dto::*;
 use time::OffsetDateTime;
 
+use super::ObjectServer;
 use super::object_lock::{
     BypassGrant, LockState, Mode, Retention, config_out, future_date, missing_config, parse_config,
     parse_hold,
 };
 use super::versioning::{Versioning, check_version_id};
-use super::{ObjectServer, io};
 use crate::error::{Error, Result};
-use crate::storage::versions::{Removal, shown_version_id};
-
-/// How many times a lock change is retried when the version keeps changing under it.
-const ATTEMPTS: usize = 5;
+use crate::storage::versions::Removal;
 
 impl ObjectServer {
     /// Fails with 400 `InvalidRequest` unless `bucket` has object lock.
@@ -35,30 +30,21 @@ impl ObjectServer {
         }
     }
 
-    /// The lock state of version `version` (current when `None`) of `bucket/key`; a delete
-    /// marker answers as GET does (404 current, 405 named).
+    /// The lock state of version `version` (current when `None`) of `bucket/key`.
     async fn version_lock(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
     ) -> Result<LockState> {
-        if let Some(v) = version {
-            check_version_id(v)?;
-        }
         self.require_lock(bucket).await?;
-        let h = self.store.open_version(bucket, key, version).await?;
-        if h.meta.delete_marker {
-            return Err(Error::DeleteMarker {
-                version_id: shown_version_id(&h.meta).to_owned(),
-                named: version.is_some(),
-            });
-        }
+        let h = self.open_subject(bucket, key, version).await?;
         Ok(LockState::of(&h.meta))
     }
 
-    /// Rewrites the lock state of a version with `change` (given the state it replaces); a
-    /// change that leaves the state as it was writes nothing.
+    /// Rewrites the lock state of a version with `change` (given the state it replaces, as
+    /// stored in the file that is replaced); a change that leaves the state as it was writes
+    /// nothing.
     async fn change_lock(
         &self,
         bucket: &str,
@@ -66,41 +52,16 @@ impl ObjectServer {
         version: Option<&str>,
         change: impl Fn(&mut LockState) -> Result<()>,
     ) -> Result<()> {
-        if let Some(v) = version {
-            check_version_id(v)?;
-        }
         self.require_lock(bucket).await?;
-        for _ in 0..ATTEMPTS {
-            let src = self.store.open_version(bucket, key, version).await?;
-            if src.meta.delete_marker {
-                return Err(Error::DeleteMarker {
-                    version_id: shown_version_id(&src.meta).to_owned(),
-                    named: version.is_some(),
-                });
-            }
-            let before = LockState::of(&src.meta);
+        self.rewrite_version_internal(bucket, key, version, |internal| {
+            let before = LockState::from_internal(internal);
             let mut after = before;
             change(&mut after)?;
-            if after == before {
-                return Ok(());
-            }
-            let mut meta = src.meta.clone();
-            after.store(&mut meta.internal);
-            let mut temp = self.store.temp_file().await?;
-            io::copy_raw(&mut temp, src.file.clone(), 0, src.data_len).await?;
-            temp.finish(&meta).await?;
-            let id = shown_version_id(&src.meta).to_owned();
-            if self
-                .store
-                .replace_version_if_unchanged(bucket, key, &id, temp, &src)
-                .await?
-            {
-                return Ok(());
-            }
-        }
-        Err(Error::Internal(format!(
-            "{bucket}/{key}: lock not changed: the version kept changing"
-        )))
+            after.store(internal);
+            Ok(after != before)
+        })
+        .await?;
+        Ok(())
     }
 
     /// DeleteObject(s) with the object-lock check: a version named by id is deleted only if

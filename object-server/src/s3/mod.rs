@@ -23,7 +23,8 @@
 //!   [`tagging`] — object and bucket tagging.
 //! * [`object_lock`] — Object Lock rules and stored state ([`object_lock::version_is_locked`]);
 //!   [`lock_ops`] — Put/GetObjectLockConfiguration, Put/GetObjectRetention,
-//!   Put/GetObjectLegalHold, the lock check of deletes by version id.
+//!   Put/GetObjectLegalHold, the lock check of deletes by version id; [`version_meta`] —
+//!   reads and rewrites of one named version's metadata (tagging, ACL, lock with `versionId`).
 
 pub(crate) mod acl;
 mod attributes;
@@ -44,6 +45,7 @@ mod parts;
 mod policy;
 mod put;
 mod tagging;
+mod version_meta;
 mod versioning;
 
 use std::collections::BTreeMap;
