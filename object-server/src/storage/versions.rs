@@ -69,7 +69,7 @@ pub struct VersionEntry {
 #[derive(Debug)]
 pub enum Removal {
     /// Deleted: the version's metadata, `None` when there was no such version.
-    Done(Option<ObjectMeta>),
+    Done(Option<Box<ObjectMeta>>),
     /// The check refused the deletion; nothing changed.
     Refused,
 }
@@ -253,7 +253,7 @@ impl FsStore {
             .delete_version_unless(bucket, key, version, |_| false)
             .await?
         {
-            Removal::Done(meta) => Ok(meta),
+            Removal::Done(meta) => Ok(meta.map(|m| *m)),
             Removal::Refused => Ok(None),
         }
     }
@@ -319,7 +319,7 @@ impl FsStore {
                     sync_dir(&paths.ver_dir)?;
                     remove_if_empty(&paths.ver_dir);
                 }
-                Ok(Removal::Done(removed))
+                Ok(Removal::Done(removed.map(Box::new)))
             })
         })
         .await
