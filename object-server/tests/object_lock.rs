@@ -70,6 +70,14 @@ for bad in ({"Mode": "GOVERNANCE", "Days": 0}, {"Mode": "COMPLIANCE", "Years": -
     expect_error("InvalidArgument", 400, s3.put_object_lock_configuration, Bucket="locked",
                  ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": bad}})
 check("still no rule", "Rule" not in s3.get_object_lock_configuration(Bucket="locked")["ObjectLockConfiguration"])
+# A body that is not XML at all.
+def garble(request, **kw):
+    request.data = b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
+    for h in [h for h in request.headers.keys() if h.lower() == "content-md5" or h.lower().startswith("x-amz-checksum")]:
+        del request.headers[h]
+s3.meta.events.register("before-sign.s3.PutObjectLockConfiguration", garble)
+expect_error("MalformedXML", 400, s3.put_object_lock_configuration, Bucket="locked", ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+s3.meta.events.unregister("before-sign.s3.PutObjectLockConfiguration", garble)
 
 # A bucket without object lock: no configuration; lock requests refused; enabling it needs
 # versioning Enabled (S3 lets an existing versioned bucket turn object lock on).
