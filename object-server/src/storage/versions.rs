@@ -533,6 +533,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn refused_deletes_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).await.unwrap();
+        store.create_bucket("bkt").await.unwrap();
+        let (a, b) = (new_version_id(), new_version_id());
+        put(&store, "k", Some(&a), b"one").await;
+        put(&store, "k", Some(&b), b"two").await;
+        for v in [&a, &b] {
+            let asked = v.clone();
+            let r = store
+                .delete_version_unless("bkt", "k", v, move |m| {
+                    assert_eq!(m.version_id.as_deref(), Some(asked.as_str()));
+                    true
+                })
+                .await
+                .unwrap();
+            assert!(matches!(r, Removal::Refused));
+        }
+        let list = store.list_versions("bkt", "").await.unwrap();
+        assert_eq!(ids(&list), [(b.clone(), true), (a.clone(), false)]);
+        let r = store
+            .delete_version_unless("bkt", "k", &b, |_| false)
+            .await
+            .unwrap();
+        assert!(matches!(r, Removal::Done(Some(_))));
+        let list = store.list_versions("bkt", "").await.unwrap();
+        assert_eq!(ids(&list), [(a.clone(), true)]);
+    }
+
+    #[tokio::test]
     async fn crash_duplicate_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).await.unwrap();
