@@ -218,6 +218,15 @@ pub enum Error {
     /// 404 `OwnershipControlsNotFoundError`.
     #[error("The bucket ownership controls were not found")]
     NoOwnershipControls,
+    /// 409 `InvalidBucketState` with S3's message (object lock vs. versioning).
+    #[error("{0}")]
+    InvalidBucketState(&'static str),
+    /// 404 `ObjectLockConfigurationNotFoundError`.
+    #[error("Object Lock configuration does not exist for this bucket")]
+    NoObjectLockConfiguration,
+    /// 404 `NoSuchObjectLockConfiguration`: a version without retention / legal hold.
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoSuchObjectLockConfiguration,
     /// 500 `InternalError`; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -292,6 +301,9 @@ impl Error {
             Error::NoSuchTagSet => S3ErrorCode::NoSuchTagSet,
             Error::AclNotSupported => S3ErrorCode::AccessControlListNotSupported,
             Error::NoOwnershipControls => S3ErrorCode::OwnershipControlsNotFoundError,
+            Error::InvalidBucketState(_) => S3ErrorCode::InvalidBucketState,
+            Error::NoObjectLockConfiguration => S3ErrorCode::ObjectLockConfigurationNotFoundError,
+            Error::NoSuchObjectLockConfiguration => S3ErrorCode::NoSuchObjectLockConfiguration,
             Error::Internal(_) => S3ErrorCode::InternalError,
         }
     }
@@ -354,6 +366,9 @@ impl Error {
             | Error::NoSuchTagSet
             | Error::AclNotSupported
             | Error::NoOwnershipControls
+            | Error::InvalidBucketState(_)
+            | Error::NoObjectLockConfiguration
+            | Error::NoSuchObjectLockConfiguration
             | Error::Internal(_) => None,
         }
     }

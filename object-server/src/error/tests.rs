@@ -292,6 +292,24 @@ fn every_error_maps_to_its_s3_code_status_and_message() {
             "m",
         ),
         (
+            Error::InvalidBucketState("s"),
+            "InvalidBucketState",
+            409,
+            "s",
+        ),
+        (
+            Error::NoObjectLockConfiguration,
+            "ObjectLockConfigurationNotFoundError",
+            404,
+            "Object Lock configuration does not exist for this bucket",
+        ),
+        (
+            Error::NoSuchObjectLockConfiguration,
+            "NoSuchObjectLockConfiguration",
+            404,
+            "The specified object does not have a ObjectLock configuration",
+        ),
+        (
             Error::Internal("secret detail".into()),
             "InternalError",
             500,

@@ -20,6 +20,7 @@ use super::condition::Keys;
 use super::config::{load_pab, load_policy};
 use super::{Decision, Principal, Request, actions};
 use crate::error::{Error, Result};
+use crate::s3::object_lock::BypassGrant;
 use crate::sse::meta::{
     META_KMS_KEY_ID, META_KMS_SEALED_KEY, META_S3_SEALED_KEY, META_SSEC_SEALED_KEY,
 };
@@ -259,6 +260,20 @@ impl PolicyGate {
         Err(Error::AccessDenied)
     }
 
+    /// Whether `s3:BypassGovernanceRetention` is allowed on `bucket/key` (object lock).
+    async fn bypass_allowed(
+        &self,
+        principal: &Principal,
+        bucket: &str,
+        key: &str,
+        keys: &Keys,
+    ) -> bool {
+        let action = "s3:BypassGovernanceRetention";
+        self.decide(principal, bucket, Some(key), action, keys)
+            .await
+            .is_ok()
+    }
+
     /// Whether a public ACL grants `action` to everyone (canned ACLs, see `s3::acl`).
     async fn acl_grants(&self, bucket: &str, key: Option<&str>, action: &str) -> Result<bool> {
         crate::s3::acl::public_grant(&self.store, bucket, key, action).await
@@ -300,6 +315,13 @@ impl S3Access for PolicyGate {
         self.decide(&principal, &bucket, key.as_deref(), action, &keys)
             .await
             .map_err(to_s3)?;
+        if let Some(k) = key.as_deref()
+            && matches!(op, "DeleteObject" | "PutObjectRetention")
+            && BypassGrant::requested(cx.headers())
+            && self.bypass_allowed(&principal, &bucket, k, &keys).await
+        {
+            cx.extensions_mut().insert(BypassGrant::new([k.to_owned()]));
+        }
         if matches!(op, "CopyObject" | "UploadPartCopy")
             && let Some((src_bucket, src_key)) = copy_source(cx.headers())
         {
@@ -333,6 +355,18 @@ impl S3Access for PolicyGate {
             )
             .await
             .map_err(to_s3)?;
+        }
+        if BypassGrant::requested(&req.headers) {
+            let mut granted = Vec::new();
+            for obj in &req.input.delete.objects {
+                if self
+                    .bypass_allowed(&principal, &bucket, &obj.key, &keys)
+                    .await
+                {
+                    granted.push(obj.key.clone());
+                }
+            }
+            req.extensions.insert(BypassGrant::new(granted));
         }
         Ok(())
     }

@@ -13,6 +13,13 @@ pub(crate) enum Level {
 /// The actions S3 knows that this server can be asked about (with their resource level).
 pub(crate) const KNOWN: &[(&str, Level)] = &[
     ("s3:AbortMultipartUpload", Level::Object),
+    ("s3:BypassGovernanceRetention", Level::Object),
+    ("s3:GetBucketObjectLockConfiguration", Level::Bucket),
+    ("s3:GetObjectLegalHold", Level::Object),
+    ("s3:GetObjectRetention", Level::Object),
+    ("s3:PutBucketObjectLockConfiguration", Level::Bucket),
+    ("s3:PutObjectLegalHold", Level::Object),
+    ("s3:PutObjectRetention", Level::Object),
     ("s3:CreateBucket", Level::Bucket),
     ("s3:DeleteBucket", Level::Bucket),
     ("s3:DeleteBucketOwnershipControls", Level::Bucket),
@@ -118,6 +125,12 @@ pub(crate) fn for_operation(op: &str) -> Option<&'static str> {
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
         "ListParts" => "s3:ListMultipartUploadParts",
         "ListBuckets" => "s3:ListAllMyBuckets",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "PutObjectRetention" => "s3:PutObjectRetention",
+        "GetObjectRetention" => "s3:GetObjectRetention",
+        "PutObjectLegalHold" => "s3:PutObjectLegalHold",
+        "GetObjectLegalHold" => "s3:GetObjectLegalHold",
         _ => return None,
     })
 }
@@ -151,6 +164,8 @@ mod tests {
             "ListBuckets",
             "DeleteBucketLifecycle",
             "ListObjectVersions",
+            "PutObjectRetention",
+            "GetObjectLockConfiguration",
         ] {
             let a = for_operation(op).unwrap();
             assert!(level(a).is_some(), "{op} → {a}");

@@ -425,12 +425,26 @@ impl ObjectServer {
             }
             (None, None) => return Err(Error::MalformedXml),
         };
-        self.store.open_object(&input.bucket, &input.key).await?;
+        let version = input.version_id.as_deref();
+        match version {
+            None => drop(self.store.open_object(&input.bucket, &input.key).await?),
+            Some(_) => drop(
+                self.open_subject(&input.bucket, &input.key, version)
+                    .await?,
+            ),
+        }
         admit(&self.store, &input.bucket, &grants).await?;
-        self.rewrite_internal(&input.bucket, &input.key, |internal| {
-            store_object_grants(internal, &grants)
-        })
-        .await?;
+        if version.is_some() {
+            self.rewrite_version_internal(&input.bucket, &input.key, version, |internal| {
+                store_object_grants(internal, &grants).map(|()| true)
+            })
+            .await?;
+        } else {
+            self.rewrite_internal(&input.bucket, &input.key, |internal| {
+                store_object_grants(internal, &grants)
+            })
+            .await?;
+        }
         Ok(PutObjectAclOutput::default())
     }
 
@@ -438,10 +452,11 @@ impl ObjectServer {
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> Result<GetObjectAclOutput> {
-        let h = self
-            .store
-            .open_object(&req.input.bucket, &req.input.key)
-            .await?;
+        let (bucket, key) = (&req.input.bucket, &req.input.key);
+        let h = match req.input.version_id.as_deref() {
+            None => self.store.open_object(bucket, key).await?,
+            v @ Some(_) => self.open_subject(bucket, key, v).await?,
+        };
         Ok(GetObjectAclOutput {
             grants: Some(to_dto(&object_grants(&h.meta.internal))),
             owner: Some(owner()),

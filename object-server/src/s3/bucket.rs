@@ -23,6 +23,11 @@ impl ObjectServer {
         let acl = self.create_bucket_acl(&req.input).await?;
         self.store.create_bucket(bucket).await?;
         self.store_bucket_acl(bucket, acl).await?;
+        self.create_bucket_lock(
+            bucket,
+            req.input.object_lock_enabled_for_bucket == Some(true),
+        )
+        .await?;
         Ok(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         })

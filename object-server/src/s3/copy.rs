@@ -165,6 +165,10 @@ impl ObjectServer {
         )?;
         super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
             .await?;
+        let lock = self
+            .new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
+            .await?;
+        lock.store(&mut meta.internal);
 
         if rotation && let (Some(src_keyed), Requested::SseC(new_ck)) = (&src_keyed, &requested) {
             // SSE-C key rotation: reseal the OEK under the new key, data untouched.
@@ -175,6 +179,7 @@ impl ObjectServer {
             meta.parts = src.meta.parts.clone();
             meta.internal = src.meta.internal.clone();
             resealed.write_metadata(&mut meta.internal, !src.meta.parts.is_empty());
+            lock.store(&mut meta.internal);
             let mut temp = self.store.temp_file().await?;
             io::copy_raw(&mut temp, src.file.clone(), 0, src.data_len).await?;
             temp.finish(&meta).await?;

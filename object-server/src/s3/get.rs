@@ -13,7 +13,7 @@ use super::checksum::{Checksum, set_checksum};
 use super::checksum_ops;
 use super::io::{self, Decode};
 use super::object::{check_conditions, check_sizes};
-use super::versioning::{check_version_id, response_version_id};
+use super::versioning::{Versioning, check_version_id, response_version_id};
 use super::{
     ObjectServer, layout, metadata_out, parse_http_date, part_numbers, set_sse, timestamp,
     with_context,
@@ -178,7 +178,11 @@ impl ObjectServer {
             .open_version(r.bucket, r.key, r.version_id)
             .await?;
         let meta = &handle.meta;
-        let version_id = response_version_id(meta, r.version_id.is_some());
+        // The null version shows `x-amz-version-id: null` once the bucket is versioned.
+        let shown = r.version_id.is_some()
+            || (meta.version_id.is_none()
+                && self.versioning(r.bucket).await? != Versioning::Unversioned);
+        let version_id = response_version_id(meta, shown);
         if meta.delete_marker {
             return Err(Error::DeleteMarker {
                 version_id: shown_version_id(meta).to_owned(),
@@ -252,10 +256,12 @@ impl ObjectServer {
             setup.offset,
             setup.len,
         );
-        Ok(object_output!(GetObjectOutput, setup, {
+        let mut resp = object_output!(GetObjectOutput, setup, {
             body: Some(body.into_blob()),
             tag_count: super::tagging::count(&setup.handle.meta)
-        }))
+        });
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
+        Ok(resp)
     }
 
     pub(super) async fn do_head_object(
@@ -267,6 +273,7 @@ impl ObjectServer {
             .setup_read(&headers, read_request!(input, false))
             .await?;
         let mut resp = object_output!(HeadObjectOutput, setup, {});
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
         super::tagging::count_header(&mut resp.headers, &setup.handle.meta);
         Ok(resp)
     }

@@ -21,6 +21,10 @@
 //! * [`policy`] — Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus, Put/Get/Delete
 //!   PublicAccessBlock (evaluation: [`crate::policy`]); [`acl`] — canned ACLs;
 //!   [`tagging`] — object and bucket tagging.
+//! * [`object_lock`] — Object Lock rules and stored state ([`object_lock::version_is_locked`]);
+//!   [`lock_ops`] — Put/GetObjectLockConfiguration, Put/GetObjectRetention,
+//!   Put/GetObjectLegalHold, the lock check of deletes by version id; [`version_meta`] —
+//!   reads and rewrites of one named version's metadata (tagging, ACL, lock with `versionId`).
 
 pub(crate) mod acl;
 mod attributes;
@@ -33,12 +37,15 @@ mod get;
 pub mod io;
 mod list;
 mod list_versions;
+mod lock_ops;
 mod multipart;
 mod object;
+pub mod object_lock;
 mod parts;
 mod policy;
 mod put;
 mod tagging;
+mod version_meta;
 mod versioning;
 
 use std::collections::BTreeMap;
@@ -539,5 +546,47 @@ impl S3 for ObjectServer {
         req: S3Request<DeleteBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         ok(self.do_delete_bucket_ownership_controls(req).await?)
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        ok(self.do_put_object_lock_configuration(req).await?)
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        ok(self.do_get_object_lock_configuration(req).await?)
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        ok(self.do_put_object_retention(req).await?)
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        ok(self.do_get_object_retention(req).await?)
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        ok(self.do_put_object_legal_hold(req).await?)
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        ok(self.do_get_object_legal_hold(req).await?)
     }
 }

@@ -99,6 +99,9 @@ impl ObjectServer {
             &mut template.internal,
         )
         .await?;
+        self.new_object_lock(bucket, super::object_lock::lock_headers!(input), false)
+            .await?
+            .store(&mut template.internal);
         template
             .internal
             .insert(META_UPLOAD_CHECKSUM.to_owned(), config.encode());
@@ -356,6 +359,8 @@ impl ObjectServer {
         meta.stored_size = parts.iter().map(|p| p.stored_size).sum();
         meta.etag = format!("{}-{}", hex::encode(md5.finalize()), parts.len());
         meta.internal.remove(META_UPLOAD_CHECKSUM);
+        self.complete_object_lock(bucket, &mut meta.internal)
+            .await?;
         if let Some(sum) = &sum {
             checksum_ops::store(&mut meta, sum, keyed.as_ref())?;
         }

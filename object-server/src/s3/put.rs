@@ -82,6 +82,9 @@ impl ObjectServer {
         super::tagging::apply_header(&mut meta.internal, input.tagging.as_ref())?;
         super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
             .await?;
+        self.new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
+            .await?
+            .store(&mut meta.internal);
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());

@@ -16,6 +16,7 @@ use s3s::S3Request;
 use s3s::dto::*;
 use serde::{Deserialize, Serialize};
 
+use super::versioning::response_version_id;
 use super::{ObjectServer, io};
 use crate::error::{Error, Result};
 use crate::storage::ObjectMeta;
@@ -230,12 +231,30 @@ impl ObjectServer {
         )))
     }
 
-    async fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<()> {
-        self.rewrite_internal(bucket, key, |internal| {
-            store(internal, tags);
-            Ok(())
-        })
-        .await
+    /// Sets the tags of version `version` (the current object when `None`); returns the
+    /// `x-amz-version-id` to answer.
+    async fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &Tags,
+    ) -> Result<Option<String>> {
+        if version.is_none() {
+            self.rewrite_internal(bucket, key, |internal| {
+                store(internal, tags);
+                Ok(())
+            })
+            .await?;
+            return Ok(None);
+        }
+        let h = self
+            .rewrite_version_internal(bucket, key, version, |internal| {
+                store(internal, tags);
+                Ok(true)
+            })
+            .await?;
+        Ok(response_version_id(&h.meta, true))
     }
 
     pub(super) async fn do_put_object_tagging(
@@ -245,22 +264,33 @@ impl ObjectServer {
         let input = req.input;
         let tags = from_dto(&input.tagging.tag_set);
         validate(&tags, MAX_OBJECT_TAGS)?;
-        self.set_object_tags(&input.bucket, &input.key, &tags)
+        let version_id = self
+            .set_object_tags(
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                &tags,
+            )
             .await?;
-        Ok(PutObjectTaggingOutput::default())
+        Ok(PutObjectTaggingOutput { version_id })
     }
 
     pub(super) async fn do_get_object_tagging(
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> Result<GetObjectTaggingOutput> {
-        let h = self
-            .store
-            .open_object(&req.input.bucket, &req.input.key)
-            .await?;
+        let input = req.input;
+        let version = input.version_id.as_deref();
+        let h = match version {
+            None => self.store.open_object(&input.bucket, &input.key).await?,
+            Some(_) => {
+                self.open_subject(&input.bucket, &input.key, version)
+                    .await?
+            }
+        };
         Ok(GetObjectTaggingOutput {
             tag_set: to_dto(of(&h.meta)),
-            version_id: None,
+            version_id: response_version_id(&h.meta, version.is_some()),
         })
     }
 
@@ -269,11 +299,19 @@ impl ObjectServer {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> Result<DeleteObjectTaggingOutput> {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
-        let current = self.store.open_object(bucket, key).await?;
+        let version = req.input.version_id.as_deref();
+        let current = match version {
+            None => self.store.open_object(bucket, key).await?,
+            Some(_) => self.open_subject(bucket, key, version).await?,
+        };
+        let mut version_id = response_version_id(&current.meta, version.is_some());
         if current.meta.internal.contains_key(META_TAGS) {
-            self.set_object_tags(bucket, key, &Tags::new()).await?;
+            version_id = self
+                .set_object_tags(bucket, key, version, &Tags::new())
+                .await?
+                .or(version_id);
         }
-        Ok(DeleteObjectTaggingOutput::default())
+        Ok(DeleteObjectTaggingOutput { version_id })
     }
 
     pub(super) async fn do_put_bucket_tagging(

@@ -163,6 +163,8 @@ impl ObjectServer {
             Some(BucketVersioningStatus::SUSPENDED) => b"Suspended",
             _ => return Err(Error::MalformedXml),
         };
+        self.check_versioning_change(&input.bucket, value == b"Enabled")
+            .await?;
         self.store
             .set_bucket_config(&input.bucket, CONFIG, Some(value.to_vec()))
             .await?;
@@ -189,9 +191,17 @@ impl ObjectServer {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> Result<DeleteObjectOutput> {
+        let ext = req.extensions;
         let input = req.input;
+        let bypass =
+            super::lock_ops::input_bypass(&ext, &input.key, input.bypass_governance_retention);
         let (version_id, marker) = self
-            .delete_one(&input.bucket, &input.key, input.version_id.as_deref())
+            .delete_checked(
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                bypass,
+            )
             .await?;
         Ok(DeleteObjectOutput {
             delete_marker: marker.then_some(true),
@@ -204,6 +214,7 @@ impl ObjectServer {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> Result<DeleteObjectsOutput> {
+        let ext = req.extensions;
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(Error::MalformedXml);
@@ -214,8 +225,10 @@ impl ObjectServer {
         let mut errors = Vec::new();
         for obj in input.delete.objects {
             let named = obj.version_id.clone();
+            let bypass =
+                super::lock_ops::input_bypass(&ext, &obj.key, input.bypass_governance_retention);
             match self
-                .delete_one(&input.bucket, &obj.key, named.as_deref())
+                .delete_checked(&input.bucket, &obj.key, named.as_deref(), bypass)
                 .await
             {
                 Ok((version_id, marker)) => {

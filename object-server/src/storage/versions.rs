@@ -65,6 +65,15 @@ pub struct VersionEntry {
     pub latest: bool,
 }
 
+/// Outcome of [`FsStore::delete_version_unless`].
+#[derive(Debug)]
+pub enum Removal {
+    /// Deleted: the version's metadata, `None` when there was no such version.
+    Done(Option<Box<ObjectMeta>>),
+    /// The check refused the deletion; nothing changed.
+    Refused,
+}
+
 /// Paths of one key: its object directory, current file and noncurrent directory.
 struct KeyPaths {
     obj_dir: PathBuf,
@@ -240,6 +249,26 @@ impl FsStore {
         key: &str,
         version: &str,
     ) -> Result<Option<ObjectMeta>> {
+        match self
+            .delete_version_unless(bucket, key, version, |_| false)
+            .await?
+        {
+            Removal::Done(meta) => Ok(meta.map(|m| *m)),
+            Removal::Refused => Ok(None),
+        }
+    }
+
+    /// [`FsStore::delete_version`], unless `refuse` returns true for the version's metadata:
+    /// it is asked under the key's exclusive lock (the one every versioned write and
+    /// metadata rewrite takes), so no concurrent change slips between the check and the
+    /// removal (object lock: a retention set meanwhile is always seen).
+    pub async fn delete_version_unless(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        refuse: impl FnOnce(&ObjectMeta) -> bool + Send + 'static,
+    ) -> Result<Removal> {
         let paths = self.key_paths(bucket, key)?;
         let _guard = self.bucket_lock.read().await;
         self.head_bucket(bucket).await?;
@@ -249,9 +278,20 @@ impl FsStore {
         blocking(move || {
             exclusive(&paths.obj_dir, || {
                 let current = read_meta_at(&paths.current)?.filter(|m| m.key == key);
+                let versions = noncurrent(&paths.ver_dir)?;
+                let target = match current.as_ref().filter(|c| shown_version_id(c) == version) {
+                    Some(c) => Some(c.clone()),
+                    None => match versions.iter().find(|(_, vid)| *vid == version) {
+                        Some((name, _)) => read_meta_at(&paths.ver_dir.join(name))?,
+                        None => None,
+                    },
+                };
+                if target.as_ref().is_some_and(refuse) {
+                    return Ok(Removal::Refused);
+                }
                 let mut removed = None;
                 let mut rest = Vec::new();
-                for (name, vid) in noncurrent(&paths.ver_dir)? {
+                for (name, vid) in versions {
                     if vid == version {
                         let path = paths.ver_dir.join(&name);
                         if removed.is_none() {
@@ -279,7 +319,7 @@ impl FsStore {
                     sync_dir(&paths.ver_dir)?;
                     remove_if_empty(&paths.ver_dir);
                 }
-                Ok(removed)
+                Ok(Removal::Done(removed.map(Box::new)))
             })
         })
         .await
@@ -490,6 +530,36 @@ mod tests {
         store.delete_version("bkt", "k", &b).await.unwrap();
         assert!(store.list_versions("bkt", "").await.unwrap().is_empty());
         assert!(!dir.path().join("bkt/ver").read_dir().unwrap().any(|_| true));
+    }
+
+    #[tokio::test]
+    async fn refused_deletes_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).await.unwrap();
+        store.create_bucket("bkt").await.unwrap();
+        let (a, b) = (new_version_id(), new_version_id());
+        put(&store, "k", Some(&a), b"one").await;
+        put(&store, "k", Some(&b), b"two").await;
+        for v in [&a, &b] {
+            let asked = v.clone();
+            let r = store
+                .delete_version_unless("bkt", "k", v, move |m| {
+                    assert_eq!(m.version_id.as_deref(), Some(asked.as_str()));
+                    true
+                })
+                .await
+                .unwrap();
+            assert!(matches!(r, Removal::Refused));
+        }
+        let list = store.list_versions("bkt", "").await.unwrap();
+        assert_eq!(ids(&list), [(b.clone(), true), (a.clone(), false)]);
+        let r = store
+            .delete_version_unless("bkt", "k", &b, |_| false)
+            .await
+            .unwrap();
+        assert!(matches!(r, Removal::Done(Some(_))));
+        let list = store.list_versions("bkt", "").await.unwrap();
+        assert_eq!(ids(&list), [(a.clone(), true)]);
     }
 
     #[tokio::test]
