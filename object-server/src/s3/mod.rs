@@ -21,6 +21,7 @@
 //! * [`policy`] — Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus, Put/Get/Delete
 //!   PublicAccessBlock (evaluation: [`crate::policy`]); [`acl`] — canned ACLs;
 //!   [`tagging`] — object and bucket tagging.
+//! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
 
 pub(crate) mod acl;
 mod attributes;
@@ -37,6 +38,7 @@ mod multipart;
 mod object;
 mod parts;
 mod policy;
+pub(crate) mod post;
 mod put;
 mod tagging;
 mod versioning;
