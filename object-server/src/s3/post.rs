@@ -14,14 +14,46 @@ use s3s::{S3Request, xml};
 use super::{ObjectServer, parse_http_date};
 use crate::error::{Error, Result};
 
+/// Form fields, names lower-cased, in form order. The values (an SSE-C key among them) are
+/// wiped when dropped and never printed.
+#[derive(Default, Clone, PartialEq, Eq)]
+pub(crate) struct FormFields(pub(crate) Vec<(String, String)>);
+
+impl FormFields {
+    /// The value of field `name` (lower case); the first one when repeated.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for FormFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl Drop for FormFields {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        for (_, v) in &mut self.0 {
+            v.zeroize();
+        }
+    }
+}
+
 /// A checked POST form ready to store.
 pub(crate) struct PostPut {
     /// Bucket.
     pub(crate) bucket: String,
     /// Object key (`${filename}` already substituted).
     pub(crate) key: String,
-    /// Form fields, names lower-cased.
-    pub(crate) fields: Vec<(String, String)>,
+    /// Form fields.
+    pub(crate) fields: FormFields,
     /// The file part's own `Content-Type`.
     pub(crate) file_content_type: Option<String>,
     /// The file's bytes, streamed.
@@ -73,12 +105,7 @@ fn tagging_query(doc: &str) -> Result<String> {
 
 /// The PutObject request a form stands for.
 fn put_request(put: PostPut) -> Result<S3Request<PutObjectInput>> {
-    let field = |name: &str| {
-        put.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let field = |name: &str| put.fields.get(name).map(str::to_owned);
     let mut headers = http::HeaderMap::new();
     for name in SSE_FIELDS {
         if let Some(v) = field(name) {
@@ -88,7 +115,7 @@ fn put_request(put: PostPut) -> Result<S3Request<PutObjectInput>> {
         }
     }
     let mut metadata = Metadata::new();
-    for (name, value) in &put.fields {
+    for (name, value) in &put.fields.0 {
         if let Some(m) = name.strip_prefix("x-amz-meta-") {
             metadata.insert(m.to_owned(), value.clone());
         }

@@ -34,14 +34,16 @@ pub(super) struct Front {
     /// The TCP peer, given to the policy check as `aws:SourceIp`.
     peer: Option<std::net::SocketAddr>,
     /// The POST object handler (browser forms never reach s3s).
-    post: Option<Arc<super::post::PostUploads>>,
+    post: Arc<super::post::PostUploads>,
 }
 
 impl Front {
-    /// A service for one connection of the server whose host id is `host_id`.
+    /// A service for one connection of the server whose host id is `host_id`; browser-form
+    /// POST uploads go to `post`, never to s3s.
     pub(super) fn new(
         s3: S3Service,
         metrics: Arc<Metrics>,
+        post: Arc<super::post::PostUploads>,
         activity: Arc<Activity>,
         host_id: Arc<str>,
     ) -> Self {
@@ -51,14 +53,8 @@ impl Front {
             activity,
             host_id,
             peer: None,
-            post: None,
+            post,
         }
-    }
-
-    /// Answers browser-form POST uploads with `post` instead of s3s.
-    pub(super) fn with_post(mut self, post: Arc<super::post::PostUploads>) -> Self {
-        self.post = Some(post);
-        self
     }
 
     /// Records the connection's peer address ([`crate::policy::ClientAddr`] on each request).
@@ -105,10 +101,8 @@ impl hyper::service::Service<Request<Incoming>> for Front {
         }
         let s3 = self.s3.clone();
         let metrics = self.metrics.clone();
-        let post = self
-            .post
-            .clone()
-            .filter(|_| super::post::is_form_post(req.method(), req.headers()));
+        let post =
+            super::post::is_form_post(req.method(), req.headers()).then(|| self.post.clone());
         let span = tracing::info_span!("request", request_id = %done.id);
         Box::pin(
             async move {

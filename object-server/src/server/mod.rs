@@ -371,9 +371,14 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, self.metrics, activity.clone(), self.host_id)
-            .with_peer(peer)
-            .with_post(self.post);
+        let service = front::Front::new(
+            self.service,
+            self.metrics,
+            self.post,
+            activity.clone(),
+            self.host_id,
+        )
+        .with_peer(peer);
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {

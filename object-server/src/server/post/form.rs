@@ -10,6 +10,7 @@ use http_body_util::BodyExt as _;
 use memchr::memmem;
 
 use super::PostError;
+use crate::s3::post::FormFields;
 
 /// Most bytes of form fields (names and values) before the file part.
 pub(crate) const MAX_FIELDS_BYTES: usize = 64 * 1024;
@@ -22,7 +23,7 @@ const MAX_PART_HEAD: usize = 8 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     /// `(name lower-cased, value)` in form order.
-    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) fields: FormFields,
     /// The file part's `filename` (for `${filename}`).
     pub(crate) filename: String,
     /// The file part's own `Content-Type`, if any.
@@ -32,10 +33,7 @@ pub(crate) struct Fields {
 impl Fields {
     /// The value of field `name` (lower case); the first one when repeated.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.get(name)
     }
 }
 
@@ -177,7 +175,7 @@ impl Form {
                 out.file_content_type = part.content_type;
                 return Ok(out);
             }
-            if out.fields.len() >= MAX_FIELDS {
+            if out.fields.0.len() >= MAX_FIELDS {
                 return Err(PostError::FieldsTooLarge);
             }
             let room = MAX_FIELDS_BYTES.saturating_sub(used + part.name.len());
@@ -186,7 +184,7 @@ impl Form {
             let _ = self.buf.split_to(delim.len());
             let value = String::from_utf8(value.to_vec()).map_err(|_| malformed())?;
             used += part.name.len() + value.len();
-            out.fields.push((part.name.to_ascii_lowercase(), value));
+            out.fields.0.push((part.name.to_ascii_lowercase(), value));
         }
     }
 

@@ -212,6 +212,7 @@ impl PostPolicy {
         };
         let mut extra: Vec<&str> = fields
             .fields
+            .0
             .iter()
             .map(|(n, _)| n.as_str())
             .filter(|n| !exempt(n) && !covered(n))
@@ -234,10 +235,12 @@ mod tests {
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
         Fields {
-            fields: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            fields: crate::s3::post::FormFields(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
             ..Fields::default()
         }
     }

@@ -154,10 +154,12 @@ mod tests {
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
         Fields {
-            fields: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            fields: crate::s3::post::FormFields(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
             ..Fields::default()
         }
     }
