@@ -83,6 +83,10 @@ print("ALL OK")
         .find_map(|l| l.strip_prefix("RSS "))
         .and_then(|v| v.trim().parse().ok())
         .expect("peak RSS printed");
+    eprintln!(
+        "server peak RSS after a 64 MiB form: {} MiB",
+        peak_kib >> 10
+    );
     assert!(
         peak_kib < 48 * 1024,
         "server peak RSS {} MiB while storing a 64 MiB form",

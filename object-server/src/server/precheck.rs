@@ -47,7 +47,7 @@ impl Refusal {
         let status = match self {
             Refusal::ExpiresTooLong => StatusCode::BAD_REQUEST,
         };
-        let resp = match self.error().to_http_response() {
+        match self.error().to_http_response() {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot serialise an S3 error");
@@ -55,8 +55,7 @@ impl Refusal {
                 *r.status_mut() = status;
                 r
             }
-        };
-        resp
+        }
     }
 }
 

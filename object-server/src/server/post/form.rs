@@ -121,7 +121,7 @@ impl Form {
     ) -> Result<usize, PostError> {
         let mut from = 0;
         loop {
-            if let Some(i) = memmem::find(&self.buf[from..], needle) {
+            if let Some(i) = memmem::find(self.buf.get(from..).unwrap_or_default(), needle) {
                 let at = from + i;
                 return if at > limit { Err(over) } else { Ok(at) };
             }
@@ -147,7 +147,8 @@ impl Form {
         }
         let end = self.find(b"\r\n", 256, malformed()).await?;
         // Transport padding (blanks) may precede the CRLF.
-        if !self.buf[..end].iter().all(|b| *b == b' ' || *b == b'\t') {
+        let padding = self.buf.get(..end).unwrap_or_default();
+        if !padding.iter().all(|b| *b == b' ' || *b == b'\t') {
             return Err(malformed());
         }
         let _ = self.buf.split_to(end + 2);
@@ -168,7 +169,8 @@ impl Form {
             }
             let end = self.find(b"\r\n\r\n", MAX_PART_HEAD, malformed()).await?;
             let head = self.buf.split_to(end + 4);
-            let head = std::str::from_utf8(&head[..end]).map_err(|_| malformed())?;
+            let head = std::str::from_utf8(head.get(..end).unwrap_or_default())
+                .map_err(|_| malformed())?;
             let part = PartHead::parse(head)?;
             if part.name.eq_ignore_ascii_case("file") {
                 out.filename = part.filename.unwrap_or_default();

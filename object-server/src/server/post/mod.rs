@@ -34,6 +34,9 @@ use crate::policy::{ClientAddr, PolicyGate, Principal};
 use crate::s3::post::PostPut;
 use crate::s3::{MAX_OBJECT_SIZE, ObjectServer};
 
+/// Longest object key (bytes), as S3.
+const MAX_KEY_BYTES: usize = 1024;
+
 /// Why a POST upload is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PostError {
@@ -83,6 +86,12 @@ pub(crate) enum PostError {
     /// The file is under the policy's minimum.
     #[error("Your proposed upload is smaller than the minimum allowed size")]
     TooSmall,
+    /// The addressed bucket name is not valid.
+    #[error("The specified bucket is not valid.")]
+    InvalidBucketName,
+    /// The object key is over 1024 bytes.
+    #[error("Your key is too long.")]
+    KeyTooLong,
     /// POST to a key or to the service root.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
@@ -106,6 +115,8 @@ impl From<PostError> for S3Error {
             PostError::SignatureMismatch => S3ErrorCode::SignatureDoesNotMatch,
             PostError::TooLarge => S3ErrorCode::EntityTooLarge,
             PostError::TooSmall => S3ErrorCode::EntityTooSmall,
+            PostError::InvalidBucketName => S3ErrorCode::InvalidBucketName,
+            PostError::KeyTooLong => S3ErrorCode::KeyTooLongError,
             PostError::MethodNotAllowed => S3ErrorCode::MethodNotAllowed,
         };
         S3Error::with_message(code, e.to_string())
@@ -194,6 +205,9 @@ impl PostUploads {
         if bucket.is_empty() || bucket.contains('/') {
             return Err(PostError::MethodNotAllowed);
         }
+        if !s3s::path::check_bucket_name(bucket) {
+            return Err(PostError::InvalidBucketName);
+        }
         Ok(bucket.to_owned())
     }
 
@@ -221,6 +235,9 @@ impl PostUploads {
             .filter(|k| !k.is_empty())
             .ok_or(PostError::MissingField("key"))?
             .replace("${filename}", &fields.filename);
+        if key.len() > MAX_KEY_BYTES {
+            return Err(PostError::KeyTooLong.into());
+        }
         let (principal, policy) = self.authenticate(&fields).await?;
         if let Some(p) = &policy {
             p.check(time::OffsetDateTime::now_utc(), &fields, &bucket, &key)?;
