@@ -93,3 +93,35 @@ print("ALL OK")
         peak_kib >> 10
     );
 }
+
+/// With `--domain`, a form POSTed to `/` on `<bucket>.<domain>` uploads into that bucket (signed
+/// by boto3 for the bucket, sent with the virtual-host `Host`).
+#[test]
+fn virtual_host_form_upload() {
+    let env = Env::with(true, Launch::args(&["--domain", "s3.example.test"]));
+    boto3(
+        &env,
+        r#"
+import http.client, ssl, urllib.parse, uuid
+signer = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], verify=False,
+                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+s3.create_bucket(Bucket="vforms")
+p = signer.generate_presigned_post("vforms", "vh/${filename}")
+ep = urllib.parse.urlparse(os.environ["ENDPOINT"])
+b = uuid.uuid4().hex
+body = "".join(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in p["fields"].items())
+body += f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="v.txt"\r\n\r\nvirtual\r\n--{b}--\r\n'
+def send(host, path):
+    c = http.client.HTTPSConnection(ep.hostname, ep.port, context=ssl._create_unverified_context())
+    c.request("POST", path, body=body.encode(), headers={"Host": host, "Content-Type": f"multipart/form-data; boundary={b}"})
+    r = c.getresponse(); data = r.read(); c.close()
+    return r.status, data
+st, data = send(f"vforms.s3.example.test:{ep.port}", "/")
+check("virtual-host upload", st == 204, (st, data))
+check("stored in the bucket", s3.get_object(Bucket="vforms", Key="vh/v.txt")["Body"].read() == b"virtual")
+st, data = send(f"vforms.s3.example.test:{ep.port}", "/vh/key")
+check("a key in the path", st == 405, (st, data))
+print("ALL OK")
+"#,
+    );
+}
