@@ -143,6 +143,12 @@ url, f = presign("sig")
 f["x-amz-credential"] = "nobody" + f["x-amz-credential"][len(os.environ["AWS_ACCESS_KEY_ID"]):]
 st, code, msg, body = err(post(url, f))
 check("credential not in policy", st == 403, body)
+stranger = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], verify=False,
+                        aws_access_key_id="nobody", aws_secret_access_key="nothing-at-all",
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+p = stranger.generate_presigned_post(B, "sig")
+st, code, msg, body = err(post(p["url"], p["fields"]))
+check("unknown access key", (st, code) == (403, "InvalidAccessKeyId"), body)
 url, f = presign("sig")
 del f["policy"]
 st, code, msg, body = err(post(url, f))
