@@ -29,6 +29,10 @@ check("SSE-KMS upload", r.status == 204 and r.headers.get("x-amz-server-side-enc
 h = s3.head_object(Bucket=B, Key="kms")
 check("SSE-KMS stored", h["ServerSideEncryption"] == "aws:kms", h)
 check("SSE-KMS readable", s3.get_object(Bucket=B, Key="kms")["Body"].read() == b"sse-kms form")
+ctx = base64.b64encode(b'{"app":"forms"}').decode()
+r = upload("kms-ctx", dict(kms, **{"x-amz-server-side-encryption-context": ctx}), b"with context")
+check("SSE-KMS context echoed", r.status == 204 and r.headers.get("x-amz-server-side-encryption-context") == ctx, (r.status, r.data, r.headers))
+check("SSE-KMS context readable", s3.get_object(Bucket=B, Key="kms-ctx")["Body"].read() == b"with context")
 
 r = upload("badkms", {"x-amz-server-side-encryption": "aws:kms",
                       "x-amz-server-side-encryption-aws-kms-key-id": "no-such-key-here"}, b"x")

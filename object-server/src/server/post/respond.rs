@@ -138,6 +138,10 @@ pub(super) fn success(s: &Stored<'_>, fields: &Fields) -> Response<s3s::Body> {
         out.ssekms_key_id.as_deref(),
     );
     put(
+        "x-amz-server-side-encryption-context",
+        out.ssekms_encryption_context.as_deref(),
+    );
+    put(
         "x-amz-server-side-encryption-customer-algorithm",
         out.sse_customer_algorithm.as_deref(),
     );
