@@ -415,3 +415,81 @@ fn file_stream(form: Form, min: u64, max: u64, outcome: Outcome) -> s3s::dto::St
     });
     s3s::dto::StreamingBlob::wrap(stream)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_s3_errors_with_s3_statuses() {
+        use http::StatusCode as S;
+        for (e, code, status) in [
+            (PostError::Malformed, "MalformedPOSTRequest", S::BAD_REQUEST),
+            (PostError::Incomplete, "IncompleteBody", S::BAD_REQUEST),
+            (
+                PostError::NoFile,
+                "IncorrectNumberOfFilesInPostRequest",
+                S::BAD_REQUEST,
+            ),
+            (
+                PostError::FieldsTooLarge,
+                "MaxPostPreDataLengthExceededError",
+                S::BAD_REQUEST,
+            ),
+            (
+                PostError::MissingField("key"),
+                "InvalidArgument",
+                S::BAD_REQUEST,
+            ),
+            (
+                PostError::InvalidPolicy("x".into()),
+                "InvalidPolicyDocument",
+                S::BAD_REQUEST,
+            ),
+            (PostError::PolicyExpired, "AccessDenied", S::FORBIDDEN),
+            (
+                PostError::PolicyCondition("c".into()),
+                "AccessDenied",
+                S::FORBIDDEN,
+            ),
+            (
+                PostError::ExtraFields("a".into()),
+                "AccessDenied",
+                S::FORBIDDEN,
+            ),
+            (
+                PostError::InvalidAccessKey,
+                "InvalidAccessKeyId",
+                S::FORBIDDEN,
+            ),
+            (
+                PostError::SignatureMismatch,
+                "SignatureDoesNotMatch",
+                S::FORBIDDEN,
+            ),
+            (PostError::TooLarge, "EntityTooLarge", S::BAD_REQUEST),
+            (PostError::TooSmall, "EntityTooSmall", S::BAD_REQUEST),
+            (
+                PostError::InvalidBucketName,
+                "InvalidBucketName",
+                S::BAD_REQUEST,
+            ),
+            (PostError::KeyTooLong, "KeyTooLongError", S::BAD_REQUEST),
+            (
+                PostError::MethodNotAllowed,
+                "MethodNotAllowed",
+                S::METHOD_NOT_ALLOWED,
+            ),
+        ] {
+            let msg = e.to_string();
+            let s3: S3Error = e.into();
+            assert_eq!(s3.code().as_str(), code);
+            assert_eq!(s3.status_code(), Some(status), "{code}");
+            assert_eq!(s3.message(), Some(msg.as_str()));
+        }
+        assert_eq!(
+            S3Error::from(PostError::PolicyExpired).message(),
+            Some("Invalid according to Policy: Policy expired.")
+        );
+    }
+}
