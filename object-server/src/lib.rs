@@ -12,7 +12,8 @@
 //!   ([`sse::kms_config`]).
 //! * [`server`] — bind, TLS (rustls + aws-lc-rs, `public.crt`/`private.key` in the certs dir),
 //!   accept loop with hyper-util (HTTP/1.1 + h2), connection caps and deadlines, requests
-//!   refused from their head, graceful shutdown; [`run`] and [`spawn`].
+//!   refused from their head, POST object (browser forms, streamed, answered in front of s3s),
+//!   graceful shutdown; [`run`] and [`spawn`].
 //! * [`s3`] — `impl s3s::S3`: buckets, bucket encryption, objects, listings, multipart, copy;
 //!   every encryption question goes to [`sse::Sse`].
 //! * [`storage`] — filesystem store: hashed object file names, one file per object
@@ -43,8 +44,9 @@
 //!   validated before touching the filesystem.
 //! * Limits: request heads ≤ 64 KiB, objects/parts ≤ 5 GiB, user metadata ≤ 2 KiB, presigned
 //!   URLs ≤ 7 days; connections capped globally and per client, with handshake, head, idle and
-//!   stall deadlines ([`config::Limits`]); POST form uploads refused before their body is read
-//!   (s3s would buffer them whole); no rate limiting (s3s has none).
+//!   stall deadlines ([`config::Limits`]); POST form uploads read field by field (≤ 64 KiB,
+//!   100 fields before the file) and authorised before the file is read, the file streamed
+//!   (s3s would buffer it whole); no rate limiting (s3s has none).
 //! * Files 0600, directories 0700; existing store directories open to others are reported.
 
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
-//! Resource bounds of the real binary over real TLS: unsigned POST forms refused without being
-//! read, connection deadlines (handshake and first request from accept, HTTP/1.1 heads by the
+//! Resource bounds of the real binary over real TLS: unauthorised POST forms refused before
+//! their file is read, connection deadlines (handshake and first request from accept, HTTP/1.1 heads by the
 //! protocol actually spoken, h2 idle), stalled responses (h2 zero window, unread socket) and
 //! the per-client connection cap.
 #![allow(
@@ -53,7 +53,7 @@ async fn assert_serving(env: &Env) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsigned_post_form_is_refused_unread() {
+async fn unauthorised_post_form_is_refused_unread() {
     const FILE: u64 = 256 << 20;
     let env = Env::new(true);
     let (mut rd, mut wr) = tokio::io::split(connect(&env, LOCALHOST, &[b"http/1.1"]).await);
@@ -78,12 +78,9 @@ async fn unsigned_post_form_is_refused_unread() {
     });
     let (status, head, body) = raw::read_response(&mut rd).await;
     let body = String::from_utf8_lossy(&body);
-    assert_eq!(status, 501, "{head}{body}");
-    assert!(body.contains("<Code>NotImplemented</Code>"), "{body}");
-    assert!(
-        body.contains("POST object uploads (multipart/form-data) are not implemented"),
-        "{body}"
-    );
+    // Anonymous, and no bucket policy grants it: refused after the fields, the file unread.
+    assert_eq!(status, 403, "{head}{body}");
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
     assert!(
         head.to_ascii_lowercase().contains("connection: close"),
         "{head}"

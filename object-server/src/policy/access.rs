@@ -215,8 +215,9 @@ impl PolicyGate {
         keys
     }
 
-    /// The decision for one (principal, action, resource) in `bucket`.
-    async fn decide(
+    /// The decision for one (principal, action, resource) in `bucket` (also used by the POST
+    /// object handler, which runs in front of s3s).
+    pub(crate) async fn decide(
         &self,
         principal: &Principal,
         bucket: &str,

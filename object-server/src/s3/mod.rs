@@ -25,6 +25,7 @@
 //!   [`lock_ops`] — Put/GetObjectLockConfiguration, Put/GetObjectRetention,
 //!   Put/GetObjectLegalHold, the lock check of deletes by version id; [`version_meta`] —
 //!   reads and rewrites of one named version's metadata (tagging, ACL, lock with `versionId`).
+//! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
 
 pub(crate) mod acl;
 mod attributes;
@@ -43,6 +44,7 @@ mod object;
 pub mod object_lock;
 mod parts;
 mod policy;
+pub(crate) mod post;
 mod put;
 mod tagging;
 mod version_meta;

@@ -1,7 +1,8 @@
 //! The hyper service in front of s3s: marks each request in flight on its connection's
 //! [`Activity`], gives it a request id (a tracing span around the whole request, one log line
 //! at its end), answers [`precheck`] refusals without touching the body, serves
-//! [`metrics::PATH`] itself (bearer-token auth s3s would reject), finishes every response
+//! [`metrics::PATH`] itself (bearer-token auth s3s would reject), hands browser-form POST
+//! uploads to [`super::post`], finishes every response
 //! with [`reply::finish`] (ids, S3 error shape, no HEAD bodies) and wraps its body in
 //! [`ResponseBody`], which reports whether the peer is taking its frames.
 
@@ -32,13 +33,17 @@ pub(super) struct Front {
     host_id: Arc<str>,
     /// The TCP peer, given to the policy check as `aws:SourceIp`.
     peer: Option<std::net::SocketAddr>,
+    /// The POST object handler (browser forms never reach s3s).
+    post: Arc<super::post::PostUploads>,
 }
 
 impl Front {
-    /// A service for one connection of the server whose host id is `host_id`.
+    /// A service for one connection of the server whose host id is `host_id`; browser-form
+    /// POST uploads go to `post`, never to s3s.
     pub(super) fn new(
         s3: S3Service,
         metrics: Arc<Metrics>,
+        post: Arc<super::post::PostUploads>,
         activity: Arc<Activity>,
         host_id: Arc<str>,
     ) -> Self {
@@ -48,6 +53,7 @@ impl Front {
             activity,
             host_id,
             peer: None,
+            post,
         }
     }
 
@@ -87,18 +93,22 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
         };
-        if let Some(refusal) = precheck::check(req.method(), req.uri(), req.headers()) {
+        if let Some(refusal) = precheck::check(req.uri()) {
             tracing::debug!(request_id = %done.id, ?refusal, method = %done.method, "request refused from its head");
             // `req` (and its unread body) is dropped here: hyper never reads it.
-            let resp = refusal.response(req.version());
+            let resp = refusal.response();
             return Box::pin(std::future::ready(Ok(done.respond(resp))));
         }
         let s3 = self.s3.clone();
         let metrics = self.metrics.clone();
+        let post =
+            super::post::is_form_post(req.method(), req.headers()).then(|| self.post.clone());
         let span = tracing::info_span!("request", request_id = %done.id);
         Box::pin(
             async move {
-                let resp = if req.uri().path() == metrics::PATH {
+                let resp = if let Some(post) = post {
+                    post.handle(req.map(s3s::Body::from)).await
+                } else if req.uri().path() == metrics::PATH {
                     metrics.respond(req.method(), req.headers()).await
                 } else {
                     s3.call(req.map(s3s::Body::from)).await?

@@ -11,11 +11,13 @@
 //! * [`reply`] — request ids, S3 error documents, body-less HEAD responses.
 //! * [`auth`] — the root credentials s3s checks signatures against.
 //! * [`host`] — `MINIO_DOMAIN` virtual-host routing.
+//! * [`post`] — POST object (browser form uploads), answered here, not by s3s.
 
 mod auth;
 mod front;
 mod host;
 mod limits;
+mod post;
 mod precheck;
 pub mod reply;
 mod tls;
@@ -46,7 +48,7 @@ use limits::ConnLimiter;
 use watch::{Activity, Tracked};
 
 pub use host::{DomainError, parse_domains};
-pub use precheck::{EXPIRES_TOO_LONG, MAX_PRESIGNED_EXPIRES, POST_FORM_NOT_IMPLEMENTED};
+pub use precheck::{EXPIRES_TOO_LONG, MAX_PRESIGNED_EXPIRES};
 
 /// Largest accepted request head (HTTP/1 buffer) / header list (h2).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -94,6 +96,8 @@ pub struct Bound {
     service: S3Service,
     /// `/minio/v2/metrics/cluster`, answered in front of s3s.
     metrics: Arc<Metrics>,
+    /// POST object uploads, answered in front of s3s.
+    post: Arc<post::PostUploads>,
     addr: SocketAddr,
     limits: Limits,
     host_id: Arc<str>,
@@ -137,7 +141,18 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     ));
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let gate = crate::policy::PolicyGate::new(store.clone(), acceptor.is_some());
-    let mut builder = S3ServiceBuilder::new(ObjectServer::new(store, sse));
+    let objects = ObjectServer::new(store, sse);
+    let post = Arc::new(post::PostUploads::new(
+        objects.clone(),
+        gate.clone(),
+        auth::RootAuth::new(
+            &config.credentials.access_key,
+            config.credentials.secret_key.as_str(),
+        ),
+        host::Domains::new(&config.domains),
+        acceptor.is_some(),
+    ));
+    let mut builder = S3ServiceBuilder::new(objects);
     builder.set_access(gate);
     builder.set_route(admin);
     if let Some(domains) = host::Domains::new(&config.domains) {
@@ -164,6 +179,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         acceptor,
         service: builder.build(),
         metrics,
+        post,
         addr,
         limits: config.limits,
         host_id: Arc::from(reply::host_id()),
@@ -249,6 +265,7 @@ impl Bound {
                 http: http.clone(),
                 service: self.service.clone(),
                 metrics: self.metrics.clone(),
+                post: self.post.clone(),
                 watcher: graceful.watcher(),
                 limits: self.limits,
                 peer,
@@ -321,6 +338,7 @@ struct Connection {
     http: Arc<auto::Builder<TokioExecutor>>,
     service: S3Service,
     metrics: Arc<Metrics>,
+    post: Arc<post::PostUploads>,
     watcher: Watcher,
     limits: Limits,
     peer: SocketAddr,
@@ -353,8 +371,14 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let service = front::Front::new(self.service, self.metrics, activity.clone(), self.host_id)
-            .with_peer(peer);
+        let service = front::Front::new(
+            self.service,
+            self.metrics,
+            self.post,
+            activity.clone(),
+            self.host_id,
+        )
+        .with_peer(peer);
         let io = TokioIo::new(Tracked::new(io, activity.clone()));
         let conn = self.http.serve_connection(io, service).into_owned();
         tokio::select! {

@@ -1,14 +1,12 @@
 //! Requests refused from their head alone, before s3s sees them (and before any body byte is
-//! read):
+//! read): a presigned SigV4 URL whose `X-Amz-Expires` is above a week (AWS and MinIO cap it at
+//! 604800 s; s3s does not) → `400 AuthorizationQueryParametersError`.
 //!
-//! * a `POST` with a `multipart/form-data` content type (the browser-form POST object upload):
-//!   s3s would buffer the form fields and the whole file in memory before checking anything,
-//!   and POST uploads are not supported → `501 NotImplemented`;
-//! * a presigned SigV4 URL whose `X-Amz-Expires` is above a week (AWS and MinIO cap it at
-//!   604800 s; s3s does not) → `400 AuthorizationQueryParametersError`.
+//! [`is_form`] tells the front service which requests are browser-form POST uploads (answered
+//! by `super::post`, never by s3s, which would buffer the whole form in memory).
 
-use http::header::{CONNECTION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri, Version};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Response, StatusCode, Uri};
 use percent_encoding::percent_decode_str;
 use s3s::{S3Error, S3ErrorCode};
 
@@ -19,24 +17,15 @@ pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 pub const EXPIRES_TOO_LONG: &str =
     "X-Amz-Expires must be less than a week (in seconds) that is 604800";
 
-/// The message for a refused POST form upload.
-pub const POST_FORM_NOT_IMPLEMENTED: &str =
-    "POST object uploads (multipart/form-data) are not implemented";
-
 /// Why a request is refused up front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
-    /// A `multipart/form-data` POST.
-    PostForm,
     /// A presigned URL valid for more than a week.
     ExpiresTooLong,
 }
 
 /// The refusal for a request head, if any.
-pub(super) fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Refusal> {
-    if method == Method::POST && is_form(headers) {
-        return Some(Refusal::PostForm);
-    }
+pub(super) fn check(uri: &Uri) -> Option<Refusal> {
     if presigned_too_long(uri.query()?) {
         return Some(Refusal::ExpiresTooLong);
     }
@@ -46,9 +35,6 @@ pub(super) fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<R
 impl Refusal {
     fn error(self) -> S3Error {
         match self {
-            Refusal::PostForm => {
-                S3Error::with_message(S3ErrorCode::NotImplemented, POST_FORM_NOT_IMPLEMENTED)
-            }
             Refusal::ExpiresTooLong => S3Error::with_message(
                 S3ErrorCode::AuthorizationQueryParametersError,
                 EXPIRES_TOO_LONG,
@@ -56,14 +42,12 @@ impl Refusal {
         }
     }
 
-    /// The S3 XML error response. A refused form's body is never read, so an HTTP/1.x
-    /// connection is closed after the response (`Connection: close`).
-    pub(super) fn response(self, version: Version) -> Response<s3s::Body> {
+    /// The S3 XML error response.
+    pub(super) fn response(self) -> Response<s3s::Body> {
         let status = match self {
-            Refusal::PostForm => StatusCode::NOT_IMPLEMENTED,
             Refusal::ExpiresTooLong => StatusCode::BAD_REQUEST,
         };
-        let mut resp = match self.error().to_http_response() {
+        match self.error().to_http_response() {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot serialise an S3 error");
@@ -71,18 +55,13 @@ impl Refusal {
                 *r.status_mut() = status;
                 r
             }
-        };
-        if self == Refusal::PostForm && version < Version::HTTP_2 {
-            resp.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        resp
     }
 }
 
 /// Whether any `Content-Type` header names `multipart/form-data` (any case, parameters and
 /// surrounding blanks ignored).
-fn is_form(headers: &HeaderMap) -> bool {
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
     headers.get_all(CONTENT_TYPE).iter().any(|v| {
         let v = v.as_bytes();
         let media = v.split(|&b| b == b';').next().unwrap_or_default();
@@ -128,54 +107,36 @@ fn presigned_too_long(query: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CONNECTION;
+    use http::{HeaderValue, Method};
 
-    fn head(method: Method, uri: &str, content_type: Option<&str>) -> Option<Refusal> {
-        let mut h = HeaderMap::new();
-        if let Some(ct) = content_type {
-            h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
-        }
-        check(&method, &uri.parse().unwrap(), &h)
+    fn head(_method: Method, uri: &str, _content_type: Option<&str>) -> Option<Refusal> {
+        check(&uri.parse().unwrap())
     }
 
     #[test]
-    fn post_forms_are_refused() {
+    fn post_forms_are_recognised() {
+        let form = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            is_form(&h)
+        };
         for ct in [
             "multipart/form-data; boundary=xyz",
             "Multipart/Form-Data",
             "  multipart/form-data ;boundary=1",
         ] {
-            assert_eq!(
-                head(Method::POST, "/bucket", Some(ct)),
-                Some(Refusal::PostForm),
-                "{ct}"
-            );
-            assert_eq!(
-                head(Method::POST, "/", Some(ct)),
-                Some(Refusal::PostForm),
-                "{ct}"
-            );
+            assert!(form(ct), "{ct}");
         }
-        assert_eq!(
-            head(Method::PUT, "/b/k", Some("multipart/form-data; boundary=x")),
-            None,
-            "a PUT object may have any content type"
-        );
-        assert_eq!(
-            head(Method::POST, "/b/k?uploads", Some("application/xml")),
-            None
-        );
-        assert_eq!(head(Method::POST, "/b?delete", None), None);
+        assert!(!form("application/xml"));
+        assert!(!form("multipart/mixed; boundary=x"));
         let mut h = HeaderMap::new();
         h.append(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         h.append(
             CONTENT_TYPE,
             HeaderValue::from_static("multipart/form-data"),
         );
-        assert_eq!(
-            check(&Method::POST, &"/b".parse().unwrap(), &h),
-            Some(Refusal::PostForm),
-            "any of several content types"
-        );
+        assert!(is_form(&h), "any of several content types");
     }
 
     #[test]
@@ -214,12 +175,7 @@ mod tests {
 
     #[test]
     fn responses_are_s3_errors() {
-        let r = Refusal::PostForm.response(Version::HTTP_11);
-        assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
-        assert_eq!(r.headers().get(CONNECTION).unwrap(), "close");
-        let r = Refusal::PostForm.response(Version::HTTP_2);
-        assert!(r.headers().get(CONNECTION).is_none());
-        let r = Refusal::ExpiresTooLong.response(Version::HTTP_11);
+        let r = Refusal::ExpiresTooLong.response();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.headers().get(CONNECTION).is_none());
     }
