@@ -269,9 +269,9 @@ fn push_stamp(out: &mut String, time: OffsetDateTime) {
     }
     let mut buf = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
+        for digit in buf.iter_mut().skip(at).take(width).rev() {
             // v % 10 < 10: the cast cannot truncate.
-            buf[i] = b'0' + (v % 10) as u8;
+            *digit = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
