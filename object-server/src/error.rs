@@ -218,6 +218,12 @@ pub enum Error {
     /// 404 `OwnershipControlsNotFoundError`.
     #[error("The bucket ownership controls were not found")]
     NoOwnershipControls,
+    /// 404 `NoSuchLifecycleConfiguration`.
+    #[error("The lifecycle configuration does not exist")]
+    NoSuchLifecycleConfiguration,
+    /// 400 `InvalidTargetBucketForLogging`: the logging target bucket does not exist.
+    #[error("The target bucket for logging does not exist")]
+    InvalidTargetBucketForLogging,
     /// 500 `InternalError`; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -292,6 +298,8 @@ impl Error {
             Error::NoSuchTagSet => S3ErrorCode::NoSuchTagSet,
             Error::AclNotSupported => S3ErrorCode::AccessControlListNotSupported,
             Error::NoOwnershipControls => S3ErrorCode::OwnershipControlsNotFoundError,
+            Error::NoSuchLifecycleConfiguration => S3ErrorCode::NoSuchLifecycleConfiguration,
+            Error::InvalidTargetBucketForLogging => S3ErrorCode::InvalidTargetBucketForLogging,
             Error::Internal(_) => S3ErrorCode::InternalError,
         }
     }
@@ -354,6 +362,8 @@ impl Error {
             | Error::NoSuchTagSet
             | Error::AclNotSupported
             | Error::NoOwnershipControls
+            | Error::NoSuchLifecycleConfiguration
+            | Error::InvalidTargetBucketForLogging
             | Error::Internal(_) => None,
         }
     }

@@ -21,6 +21,8 @@
 //! * [`policy`] — Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus, Put/Get/Delete
 //!   PublicAccessBlock (evaluation: [`crate::policy`]); [`acl`] — canned ACLs;
 //!   [`tagging`] — object and bucket tagging.
+//! * [`lifecycle`] — Put/Get/DeleteBucketLifecycleConfiguration; [`lifecycle_sweep`] — one
+//!   pass applying the rules; [`logging`] — Put/GetBucketLogging (stored only).
 
 pub(crate) mod acl;
 mod attributes;
@@ -31,8 +33,11 @@ mod copy;
 mod encryption;
 mod get;
 pub mod io;
+mod lifecycle;
+pub mod lifecycle_sweep;
 mod list;
 mod list_versions;
+mod logging;
 mod multipart;
 mod object;
 mod parts;
@@ -539,5 +544,39 @@ impl S3 for ObjectServer {
         req: S3Request<DeleteBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         ok(self.do_delete_bucket_ownership_controls(req).await?)
+    }
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        ok(self.do_put_bucket_lifecycle_configuration(req).await?)
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        ok(self.do_get_bucket_lifecycle_configuration(req).await?)
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        ok(self.do_delete_bucket_lifecycle(req).await?)
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+        ok(self.do_put_bucket_logging(req).await?)
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        ok(self.do_get_bucket_logging(req).await?)
     }
 }
