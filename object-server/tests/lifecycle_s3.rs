@@ -72,8 +72,8 @@ fn configuration_validation_and_round_trip() {
     run(
         &env,
         r#"
-s3.create_bucket(Bucket="lc")
-expect_error("NoSuchLifecycleConfiguration", 404, s3.get_bucket_lifecycle_configuration, Bucket="lc")
+s3.create_bucket(Bucket="lcb")
+expect_error("NoSuchLifecycleConfiguration", 404, s3.get_bucket_lifecycle_configuration, Bucket="lcb")
 expect_error("NoSuchBucket", 404, s3.get_bucket_lifecycle_configuration, Bucket="nobucket")
 rules = [
     {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}},
@@ -86,8 +86,8 @@ rules = [
      "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}},
     {"ID": "markers", "Status": "Enabled", "Filter": {}, "Expiration": {"ExpiredObjectDeleteMarker": True}},
 ]
-s3.put_bucket_lifecycle_configuration(Bucket="lc", LifecycleConfiguration={"Rules": rules})
-got = s3.get_bucket_lifecycle_configuration(Bucket="lc")["Rules"]
+s3.put_bucket_lifecycle_configuration(Bucket="lcb", LifecycleConfiguration={"Rules": rules})
+got = s3.get_bucket_lifecycle_configuration(Bucket="lcb")["Rules"]
 check("five rules", len(got) == 5, got)
 check("given id kept", got[0]["ID"] == "logs" and got[0]["Expiration"] == {"Days": 30} and got[0]["Filter"] == {"Prefix": "logs/"}, got[0])
 check("missing id generated", len(got[1].get("ID", "")) > 0, got[1])
@@ -99,7 +99,7 @@ check("abort", got[3]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation
 check("marker", got[4]["Expiration"] == {"ExpiredObjectDeleteMarker": True}, got[4])
 
 def bad(code, status, message, rules):
-    e = expect_error(code, status, s3.put_bucket_lifecycle_configuration, Bucket="lc", LifecycleConfiguration={"Rules": rules})
+    e = expect_error(code, status, s3.put_bucket_lifecycle_configuration, Bucket="lcb", LifecycleConfiguration={"Rules": rules})
     if message is not None:
         check(message, e.response["Error"]["Message"] == message, e.response["Error"]["Message"])
 one = lambda **kw: dict({"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}, **kw)
@@ -119,30 +119,30 @@ bad("InvalidRequest", 400, "AbortIncompleteMultipartUpload cannot be specified w
     [{"ID": "r", "Status": "Enabled", "Filter": {"Tag": {"Key": "k", "Value": "v"}}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}])
 bad("NotImplemented", 501, None, [one(Transitions=[{"Days": 30, "StorageClass": "GLACIER"}])])
 bad("MalformedXML", 400, None, [one(ID=str(i)) for i in range(1001)])
-check("refused puts change nothing", len(s3.get_bucket_lifecycle_configuration(Bucket="lc")["Rules"]) == 5)
+check("refused puts change nothing", len(s3.get_bucket_lifecycle_configuration(Bucket="lcb")["Rules"]) == 5)
 
 # The deprecated PutBucketLifecycle (legacy top-level Prefix) shares the request.
-s3.put_bucket_lifecycle(Bucket="lc", LifecycleConfiguration={"Rules": [
+s3.put_bucket_lifecycle(Bucket="lcb", LifecycleConfiguration={"Rules": [
     {"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 3}}]})
-got = s3.get_bucket_lifecycle_configuration(Bucket="lc")["Rules"]
+got = s3.get_bucket_lifecycle_configuration(Bucket="lcb")["Rules"]
 check("legacy prefix", got == [{"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 3}}], got)
 
-s3.delete_bucket_lifecycle(Bucket="lc")
-expect_error("NoSuchLifecycleConfiguration", 404, s3.get_bucket_lifecycle_configuration, Bucket="lc")
-s3.delete_bucket_lifecycle(Bucket="lc")
+s3.delete_bucket_lifecycle(Bucket="lcb")
+expect_error("NoSuchLifecycleConfiguration", 404, s3.get_bucket_lifecycle_configuration, Bucket="lcb")
+s3.delete_bucket_lifecycle(Bucket="lcb")
 
 # Policy actions: Put/Delete are s3:PutLifecycleConfiguration, Get is s3:GetLifecycleConfiguration.
-s3.put_bucket_lifecycle_configuration(Bucket="lc", LifecycleConfiguration={"Rules": [one()]})
-s3.put_bucket_policy(Bucket="lc", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Deny", "Principal": "*", "Action": ["s3:PutLifecycleConfiguration", "s3:GetBucketLogging"], "Resource": "arn:aws:s3:::lc"}]}))
-expect_error("AccessDenied", 403, s3.put_bucket_lifecycle_configuration, Bucket="lc", LifecycleConfiguration={"Rules": [one()]})
-expect_error("AccessDenied", 403, s3.delete_bucket_lifecycle, Bucket="lc")
-check("get still allowed", len(s3.get_bucket_lifecycle_configuration(Bucket="lc")["Rules"]) == 1)
-expect_error("AccessDenied", 403, s3.get_bucket_logging, Bucket="lc")
-s3.put_bucket_policy(Bucket="lc", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Deny", "Principal": "*", "Action": "s3:GetLifecycleConfiguration", "Resource": "arn:aws:s3:::lc"}]}))
-expect_error("AccessDenied", 403, s3.get_bucket_lifecycle_configuration, Bucket="lc")
-s3.delete_bucket_policy(Bucket="lc")
+s3.put_bucket_lifecycle_configuration(Bucket="lcb", LifecycleConfiguration={"Rules": [one()]})
+s3.put_bucket_policy(Bucket="lcb", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": ["s3:PutLifecycleConfiguration", "s3:GetBucketLogging"], "Resource": "arn:aws:s3:::lcb"}]}))
+expect_error("AccessDenied", 403, s3.put_bucket_lifecycle_configuration, Bucket="lcb", LifecycleConfiguration={"Rules": [one()]})
+expect_error("AccessDenied", 403, s3.delete_bucket_lifecycle, Bucket="lcb")
+check("get still allowed", len(s3.get_bucket_lifecycle_configuration(Bucket="lcb")["Rules"]) == 1)
+expect_error("AccessDenied", 403, s3.get_bucket_logging, Bucket="lcb")
+s3.put_bucket_policy(Bucket="lcb", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:GetLifecycleConfiguration", "Resource": "arn:aws:s3:::lcb"}]}))
+expect_error("AccessDenied", 403, s3.get_bucket_lifecycle_configuration, Bucket="lcb")
+s3.delete_bucket_policy(Bucket="lcb")
 "#,
     );
 
@@ -164,7 +164,7 @@ s3.delete_bucket_policy(Bucket="lc")
         "s3api",
         "put-bucket-lifecycle-configuration",
         "--bucket",
-        "lc",
+        "lcb",
         "--lifecycle-configuration",
         &arg,
     ]));
@@ -172,7 +172,7 @@ s3.delete_bucket_policy(Bucket="lc")
         "s3api",
         "get-bucket-lifecycle-configuration",
         "--bucket",
-        "lc",
+        "lcb",
     ]));
     assert!(
         got.contains("\"cli\"") && got.contains("\"Days\": 9") && got.contains("\"cli/\""),
@@ -182,14 +182,14 @@ s3.delete_bucket_policy(Bucket="lc")
         "s3api",
         "delete-bucket-lifecycle",
         "--bucket",
-        "lc",
+        "lcb",
     ]));
     fails_with(
         &aws(&[
             "s3api",
             "get-bucket-lifecycle-configuration",
             "--bucket",
-            "lc",
+            "lcb",
         ]),
         "NoSuchLifecycleConfiguration",
     );
@@ -203,7 +203,7 @@ s3.delete_bucket_policy(Bucket="lc")
             "s3api",
             "put-bucket-lifecycle-configuration",
             "--bucket",
-            "lc",
+            "lcb",
             "--lifecycle-configuration",
             &arg,
         ]),
