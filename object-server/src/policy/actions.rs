@@ -155,6 +155,10 @@ mod tests {
             "ListBuckets",
             "DeleteBucketLifecycle",
             "ListObjectVersions",
+            "PutBucketLifecycleConfiguration",
+            "GetBucketLifecycleConfiguration",
+            "PutBucketLogging",
+            "GetBucketLogging",
         ] {
             let a = for_operation(op).unwrap();
             assert!(level(a).is_some(), "{op} → {a}");

@@ -155,3 +155,116 @@ impl FsStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::versions::VersionEntry;
+
+    fn meta(key: &str, vid: Option<&str>, marker: bool, at: u64) -> ObjectMeta {
+        let mut m: ObjectMeta = serde_json::from_value(serde_json::json!({
+            "format": 1, "key": key, "size": 1, "stored_size": 1, "etag": "e",
+            "last_modified_ns": at,
+        }))
+        .unwrap();
+        m.version_id = vid.map(str::to_owned);
+        m.delete_marker = marker;
+        m
+    }
+
+    async fn temp(store: &FsStore, m: &ObjectMeta) -> TempFile {
+        let mut t = store.temp_file().await.unwrap();
+        if !m.delete_marker {
+            t.write(b"x").await.unwrap();
+        }
+        let mut m = m.clone();
+        if m.delete_marker {
+            m.size = 0;
+            m.stored_size = 0;
+        }
+        t.finish(&m).await.unwrap();
+        t
+    }
+
+    fn at(seen: u64) -> Still {
+        Box::new(move |m: &ObjectMeta| m.last_modified_ns == seen)
+    }
+
+    fn ids(list: &[VersionEntry]) -> Vec<(String, bool)> {
+        list.iter()
+            .map(|e| (shown_version_id(&e.meta).to_owned(), e.meta.delete_marker))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn unversioned_expiry_skips_a_newer_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).await.unwrap();
+        store.create_bucket("bkt").await.unwrap();
+        let t = temp(&store, &meta("k", None, false, 1)).await;
+        store.commit_object("bkt", "k", t).await.unwrap();
+        // A client PUT replaced the object the sweep looked at (time 1): skipped.
+        let t = temp(&store, &meta("k", None, false, 2)).await;
+        store.commit_object("bkt", "k", t).await.unwrap();
+        assert!(!store.expire_object("bkt", "k", at(1)).await.unwrap());
+        assert!(store.open_object("bkt", "k").await.is_ok());
+        assert!(store.expire_object("bkt", "k", at(2)).await.unwrap());
+        assert!(store.open_object("bkt", "k").await.is_err());
+        assert!(!store.expire_object("bkt", "k", at(2)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn versioned_marker_noncurrent_and_lone_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).await.unwrap();
+        store.create_bucket("bkt").await.unwrap();
+        let (v1, dm) = ("1".repeat(32), "2".repeat(32));
+        let t = temp(&store, &meta("k", Some(&v1), false, 1)).await;
+        store.commit_version("bkt", "k", t).await.unwrap();
+        // Stale view: no marker, and its temp file is discarded.
+        let marker = temp(&store, &meta("k", Some(&dm), true, 5)).await;
+        assert!(
+            !store
+                .expire_with_marker("bkt", "k", marker, at(0))
+                .await
+                .unwrap()
+        );
+        let marker = temp(&store, &meta("k", Some(&dm), true, 5)).await;
+        assert!(
+            store
+                .expire_with_marker("bkt", "k", marker, at(1))
+                .await
+                .unwrap()
+        );
+        let list = store.list_versions("bkt", "").await.unwrap();
+        assert_eq!(ids(&list), [(dm.clone(), true), (v1.clone(), false)]);
+        // The marker is not alone yet; the current version is never taken as noncurrent.
+        assert!(!store.remove_lone_marker("bkt", "k", at(5)).await.unwrap());
+        assert!(
+            !store
+                .expire_noncurrent("bkt", "k", &dm, at(5))
+                .await
+                .unwrap()
+        );
+        // A protected (refused) version stays.
+        assert!(
+            !store
+                .expire_noncurrent("bkt", "k", &v1, Box::new(|_| false))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .expire_noncurrent("bkt", "k", &v1, at(1))
+                .await
+                .unwrap()
+        );
+        assert!(store.remove_lone_marker("bkt", "k", at(5)).await.unwrap());
+        assert!(store.list_versions("bkt", "").await.unwrap().is_empty());
+        store.delete_bucket("bkt").await.unwrap();
+        let left = std::fs::read_dir(dir.path().join(".objsrv/tmp"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0);
+    }
+}

@@ -1,5 +1,6 @@
 use s3s::dto::*;
 
+use super::Expiration;
 use super::*;
 
 fn base(id: Option<&str>) -> LifecycleRule {
