@@ -53,16 +53,18 @@ fn run(env: &Env, body: &str) -> String {
 
 /// A server whose sweep runs every second with its clock three days ahead.
 fn sweeping_env() -> Env {
-    let mut launch = Launch::default();
-    launch.env = vec![
-        ("OBJECT_SERVER_LIFECYCLE_INTERVAL".into(), "1".into()),
-        (
-            "OBJECT_SERVER_LIFECYCLE_CLOCK_OFFSET".into(),
-            (3 * 86_400).to_string(),
-        ),
-    ];
-    launch.log = "warn,object_server=info,s3s=off".to_owned();
-    launch.stderr = Some("server.log".into());
+    let launch = Launch {
+        env: vec![
+            ("OBJECT_SERVER_LIFECYCLE_INTERVAL".into(), "1".into()),
+            (
+                "OBJECT_SERVER_LIFECYCLE_CLOCK_OFFSET".into(),
+                (3 * 86_400).to_string(),
+            ),
+        ],
+        log: "warn,object_server=info,s3s=off".to_owned(),
+        stderr: Some("server.log".into()),
+        ..Launch::default()
+    };
     Env::with(false, launch)
 }
 

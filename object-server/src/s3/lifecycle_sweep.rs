@@ -121,9 +121,10 @@ impl ObjectServer {
             .iter()
             .any(|r| r.expiration.is_some() || r.noncurrent.is_some())
         {
-            let versioning = self.versioning(bucket).await?;
             let mut from = Bound::Unbounded;
             loop {
+                // Re-read per page: versioning may be enabled while a pass runs.
+                let versioning = self.versioning(bucket).await?;
                 let keys = self
                     .store
                     .list_keys(bucket, "", from.clone(), None, PAGE)

@@ -96,9 +96,9 @@ fn date_tag_and_size_filters() {
         &[("class", "tmp"), ("x", "y")],
     )];
     assert!(
-        !plan(std::slice::from_ref(&r), "k", &hit, now - 1)
+        plan(std::slice::from_ref(&r), "k", &hit, now - 1)
             .current
-            .is_some()
+            .is_none()
     );
     assert!(
         plan(std::slice::from_ref(&r), "k", &hit, now)
