@@ -97,3 +97,33 @@ pub fn spawn(server: ObjectServer, settings: Settings) -> tokio::task::JoinHandl
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(&move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn interval_and_offset_from_the_environment() {
+        assert_eq!(settings(&[]).unwrap(), Settings::default());
+        let s = settings(&[(ENV_INTERVAL, "5"), (ENV_CLOCK_OFFSET, "86400")]).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(5));
+        assert_eq!(s.clock_offset, Duration::from_secs(86_400));
+        assert!(s.now_ns() >= now_ns() + 86_399 * 1_000_000_000);
+        for bad in ["0", "-1", "1.5", "soon", "999999999999"] {
+            assert!(settings(&[(ENV_INTERVAL, bad)]).is_err(), "{bad}");
+        }
+        assert!(settings(&[(ENV_CLOCK_OFFSET, "-5")]).is_err());
+        assert_eq!(
+            settings(&[(ENV_CLOCK_OFFSET, "0")]).unwrap(),
+            Settings::default()
+        );
+    }
+}

@@ -75,7 +75,8 @@ pub fn current_expired(rule: &Rule, key: &str, v: &Version, now: u64) -> bool {
     match rule.expiration {
         Some(Expiration::Days(d)) => due_after_days(v.meta.last_modified_ns, d) <= now,
         Some(Expiration::Date(secs)) => {
-            u64::try_from(secs).is_ok_and(|s| s.saturating_mul(1_000_000_000) <= now)
+            // A date before 1970 has passed for every object.
+            u64::try_from(secs).map_or(true, |s| s.saturating_mul(1_000_000_000) <= now)
         }
         Some(Expiration::DeleteMarker) | None => false,
     }
