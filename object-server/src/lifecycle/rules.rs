@@ -8,7 +8,9 @@
 //!   (the creation of its successor); an upload with `DaysAfterInitiation = N` from its
 //!   initiation.
 //! * `Date` rules apply to every matching current version once `now` ≥ the date.
-//! * Delete markers match on the prefix only (they have no tags and no size).
+//! * Delete markers match on the prefix only (they have no tags and no size). A delete marker
+//!   without older versions is removed by `ExpiredObjectDeleteMarker`, or by a `Days` rule
+//!   once the marker itself is old enough (S3 does this cleanup for `Days` rules too).
 
 use super::config::{Expiration, Filter, Rule};
 use crate::storage::ObjectMeta;
@@ -105,6 +107,18 @@ pub fn noncurrent_expired(
         && due_after_days(since_ns, n.days) <= now
 }
 
+/// Whether `rule` removes the delete marker `marker` of `key` once it has no older versions:
+/// `ExpiredObjectDeleteMarker`, or — as S3 does — a `Days` expiration the marker is old enough
+/// for.
+fn marker_expired(rule: &Rule, key: &str, marker: &ObjectMeta, now: u64) -> bool {
+    rule.filter.matches_marker(key)
+        && match rule.expiration {
+            Some(Expiration::DeleteMarker) => true,
+            Some(Expiration::Days(d)) => due_after_days(marker.last_modified_ns, d) <= now,
+            Some(Expiration::Date(_)) | None => false,
+        }
+}
+
 /// The plan for `key` whose versions are `versions` (current first, then noncurrent newest
 /// first; an unversioned key has just the current one).
 pub fn plan(rules: &[Rule], key: &str, versions: &[Version], now: u64) -> Plan {
@@ -133,11 +147,7 @@ pub fn plan(rules: &[Rule], key: &str, versions: &[Version], now: u64) -> Plan {
         if kept == 0 {
             out.lone_marker = rules
                 .iter()
-                .find(|r| {
-                    r.enabled
-                        && r.expiration == Some(Expiration::DeleteMarker)
-                        && r.filter.matches_marker(key)
-                })
+                .find(|r| r.enabled && marker_expired(r, key, &current.meta, now))
                 .map(|r| r.id.clone());
         }
     } else {

@@ -68,14 +68,19 @@ fn current_expiration_by_days_with_a_moved_clock() {
             .as_deref(),
         Some("r")
     );
-    // Other prefix, disabled rule, delete marker: untouched.
+    // Other prefix, disabled rule: untouched; a delete marker is never "expired" as a current
+    // version (a lone one is removed instead).
     let other = [v(meta("img/a", None, created, 5, false), &[])];
     assert!(plan(std::slice::from_ref(&r), "img/a", &other, due * 2).is_empty());
     let mut off = r.clone();
     off.enabled = false;
     assert!(plan(&[off], "logs/a", &obj, due * 2).is_empty());
     let marker = [v(meta("logs/a", Some("m"), created, 0, true), &[])];
-    assert!(plan(std::slice::from_ref(&r), "logs/a", &marker, due * 2).is_empty());
+    let p = plan(std::slice::from_ref(&r), "logs/a", &marker, due * 2);
+    assert!(
+        p.current.is_none() && p.lone_marker.as_deref() == Some("r"),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -157,4 +162,19 @@ fn noncurrent_versions_and_lone_markers() {
     // Before the version is due the marker stays.
     let p = plan(&nc_all, "k", &marked, 31 * DAY);
     assert!(p.is_empty(), "{p:?}");
+
+    // A Days rule also removes a lone marker once the marker is old enough; a Date rule not.
+    let lone = [v(meta("k", Some("dm"), 30 * DAY + HOUR, 0, true), &[])];
+    let mut days = rule("days", Filter::default());
+    days.expiration = Some(Expiration::Days(2));
+    assert!(plan(std::slice::from_ref(&days), "k", &lone, 33 * DAY - 1).is_empty());
+    assert_eq!(
+        plan(std::slice::from_ref(&days), "k", &lone, 33 * DAY)
+            .lone_marker
+            .as_deref(),
+        Some("days")
+    );
+    let mut date = rule("date", Filter::default());
+    date.expiration = Some(Expiration::Date(0));
+    assert!(plan(&[date], "k", &lone, 100 * DAY).is_empty());
 }
