@@ -227,6 +227,12 @@ pub enum Error {
     /// 404 `NoSuchObjectLockConfiguration`: a version without retention / legal hold.
     #[error("The specified object does not have a ObjectLock configuration")]
     NoSuchObjectLockConfiguration,
+    /// 404 `NoSuchLifecycleConfiguration`.
+    #[error("The lifecycle configuration does not exist")]
+    NoSuchLifecycleConfiguration,
+    /// 400 `InvalidTargetBucketForLogging`: the logging target bucket does not exist.
+    #[error("The target bucket for logging does not exist")]
+    InvalidTargetBucketForLogging,
     /// 500 `InternalError`; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -304,6 +310,8 @@ impl Error {
             Error::InvalidBucketState(_) => S3ErrorCode::InvalidBucketState,
             Error::NoObjectLockConfiguration => S3ErrorCode::ObjectLockConfigurationNotFoundError,
             Error::NoSuchObjectLockConfiguration => S3ErrorCode::NoSuchObjectLockConfiguration,
+            Error::NoSuchLifecycleConfiguration => S3ErrorCode::NoSuchLifecycleConfiguration,
+            Error::InvalidTargetBucketForLogging => S3ErrorCode::InvalidTargetBucketForLogging,
             Error::Internal(_) => S3ErrorCode::InternalError,
         }
     }
@@ -369,6 +377,8 @@ impl Error {
             | Error::InvalidBucketState(_)
             | Error::NoObjectLockConfiguration
             | Error::NoSuchObjectLockConfiguration
+            | Error::NoSuchLifecycleConfiguration
+            | Error::InvalidTargetBucketForLogging
             | Error::Internal(_) => None,
         }
     }

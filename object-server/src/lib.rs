@@ -27,6 +27,8 @@
 //! * [`policy`] — bucket policies (IAM language subset), Public Access Block and the access
 //!   check s3s runs before every operation (root: all but explicit denies; anonymous: only
 //!   what a policy or a public ACL grants).
+//! * [`lifecycle`] — bucket lifecycle rules (validation, evaluation) and the background sweep
+//!   that expires objects and aborts old multipart uploads.
 //! * [`metrics`] — Prometheus `/minio/v2/metrics/cluster` (the KMS family).
 //!
 //! ## Security
@@ -57,6 +59,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod kms_admin;
+pub mod lifecycle;
 pub mod metrics;
 pub mod policy;
 pub mod s3;

@@ -310,6 +310,18 @@ fn every_error_maps_to_its_s3_code_status_and_message() {
             "The specified object does not have a ObjectLock configuration",
         ),
         (
+            Error::NoSuchLifecycleConfiguration,
+            "NoSuchLifecycleConfiguration",
+            404,
+            "The lifecycle configuration does not exist",
+        ),
+        (
+            Error::InvalidTargetBucketForLogging,
+            "InvalidTargetBucketForLogging",
+            400,
+            "The target bucket for logging does not exist",
+        ),
+        (
             Error::Internal("secret detail".into()),
             "InternalError",
             500,

@@ -31,6 +31,7 @@ pub(crate) const KNOWN: &[(&str, Level)] = &[
     ("s3:DeleteObjectVersionTagging", Level::Object),
     ("s3:GetBucketAcl", Level::Bucket),
     ("s3:GetBucketLocation", Level::Bucket),
+    ("s3:GetBucketLogging", Level::Bucket),
     ("s3:GetBucketOwnershipControls", Level::Bucket),
     ("s3:GetBucketPolicy", Level::Bucket),
     ("s3:GetBucketPolicyStatus", Level::Bucket),
@@ -53,6 +54,7 @@ pub(crate) const KNOWN: &[(&str, Level)] = &[
     ("s3:ListBucketVersions", Level::Bucket),
     ("s3:ListMultipartUploadParts", Level::Object),
     ("s3:PutBucketAcl", Level::Bucket),
+    ("s3:PutBucketLogging", Level::Bucket),
     ("s3:PutBucketOwnershipControls", Level::Bucket),
     ("s3:PutBucketPolicy", Level::Bucket),
     ("s3:PutBucketPublicAccessBlock", Level::Bucket),
@@ -112,6 +114,8 @@ pub(crate) fn for_operation(op: &str) -> Option<&'static str> {
         "GetObjectAcl" => "s3:GetObjectAcl",
         "PutObjectAcl" => "s3:PutObjectAcl",
         "GetBucketLocation" => "s3:GetBucketLocation",
+        "GetBucketLogging" => "s3:GetBucketLogging",
+        "PutBucketLogging" => "s3:PutBucketLogging",
         "GetBucketVersioning" => "s3:GetBucketVersioning",
         "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
@@ -166,6 +170,10 @@ mod tests {
             "ListObjectVersions",
             "PutObjectRetention",
             "GetObjectLockConfiguration",
+            "PutBucketLifecycleConfiguration",
+            "GetBucketLifecycleConfiguration",
+            "PutBucketLogging",
+            "GetBucketLogging",
         ] {
             let a = for_operation(op).unwrap();
             assert!(level(a).is_some(), "{op} → {a}");

@@ -26,6 +26,8 @@
 //!   Put/GetObjectLegalHold, the lock check of deletes by version id; [`version_meta`] —
 //!   reads and rewrites of one named version's metadata (tagging, ACL, lock with `versionId`).
 //! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
+//! * [`lifecycle`] — Put/Get/DeleteBucketLifecycleConfiguration; [`lifecycle_sweep`] — one
+//!   pass applying the rules; [`logging`] — Put/GetBucketLogging (stored only).
 
 pub(crate) mod acl;
 mod attributes;
@@ -36,9 +38,12 @@ mod copy;
 mod encryption;
 mod get;
 pub mod io;
+mod lifecycle;
+pub mod lifecycle_sweep;
 mod list;
 mod list_versions;
 mod lock_ops;
+mod logging;
 mod multipart;
 mod object;
 pub mod object_lock;
@@ -590,5 +595,40 @@ impl S3 for ObjectServer {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         ok(self.do_get_object_legal_hold(req).await?)
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        ok(self.do_put_bucket_lifecycle_configuration(req).await?)
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        ok(self.do_get_bucket_lifecycle_configuration(req).await?)
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        ok(self.do_delete_bucket_lifecycle(req).await?)
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+        ok(self.do_put_bucket_logging(req).await?)
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        ok(self.do_get_bucket_logging(req).await?)
     }
 }

@@ -92,6 +92,9 @@ pub struct Bound {
     listener: TcpListener,
     /// The KMS keep-alive task (aborted when serving ends).
     keep_warm: Option<tokio::task::JoinHandle<()>>,
+    /// The service the lifecycle sweep runs over (started by `serve`, aborted when it ends).
+    sweeper: ObjectServer,
+    lifecycle: crate::lifecycle::Settings,
     acceptor: Option<TlsAcceptor>,
     service: S3Service,
     /// `/minio/v2/metrics/cluster`, answered in front of s3s.
@@ -116,6 +119,7 @@ impl std::fmt::Debug for Bound {
 /// certs dir) and binds the listener.
 pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     config.limits.validate()?;
+    let lifecycle_settings = crate::lifecycle::Settings::from_lookup(&|k| std::env::var(k).ok())?;
     warn_if_few_files(&config.limits);
     let store = Arc::new(FsStore::open(&config.data_dir).await?);
     let acceptor = match config.certs_dir.as_deref().and_then(config::tls_files) {
@@ -142,6 +146,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let gate = crate::policy::PolicyGate::new(store.clone(), acceptor.is_some());
     let objects = ObjectServer::new(store, sse);
+    let sweeper = objects.clone();
     let post = Arc::new(post::PostUploads::new(
         objects.clone(),
         gate.clone(),
@@ -176,6 +181,8 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     Ok(Bound {
         listener,
         keep_warm,
+        sweeper,
+        lifecycle: lifecycle_settings,
         acceptor,
         service: builder.build(),
         metrics,
@@ -213,6 +220,7 @@ impl Bound {
     /// permit) and `max_connections_per_ip` per client (more are closed at once); each one is
     /// bounded by the [`watch`] deadlines.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let sweep = crate::lifecycle::spawn(self.sweeper.clone(), self.lifecycle);
         let http = Arc::new(http_builder());
         let limiter = ConnLimiter::new(&self.limits);
         let graceful = GracefulShutdown::new();
@@ -281,6 +289,7 @@ impl Bound {
         if let Some(task) = &self.keep_warm {
             task.abort();
         }
+        sweep.abort();
         if tokio::time::timeout(GRACE_PERIOD, graceful.shutdown())
             .await
             .is_err()

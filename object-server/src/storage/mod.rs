@@ -28,8 +28,11 @@
 //!   holds noncurrent versions; `obj/` keeps the current one (object or delete marker).
 //! * `replace`: compare-and-replace of an object file under a directory `flock` that every
 //!   commit and delete shares ([`FsStore::replace_object_if_unchanged`]); [`FsStore::attach`].
+//! * `expire`: the lifecycle sweep's conditional removals under the same lock
+//!   ([`FsStore::expire_object`], [`FsStore::expire_with_marker`], …).
 
 mod bucket_config;
+mod expire;
 pub mod file;
 mod fs;
 mod index;
@@ -38,6 +41,7 @@ mod replace;
 mod temp;
 pub mod versions;
 
+pub use expire::Still;
 pub use file::{ObjectMeta, PartFileMeta, PartMeta, UploadMeta};
 pub use fs::{BucketInfo, FsStore, ObjectHandle, UploadHandle, now_ns};
 pub use temp::TempFile;

@@ -75,13 +75,13 @@ pub enum Removal {
 }
 
 /// Paths of one key: its object directory, current file and noncurrent directory.
-struct KeyPaths {
-    obj_dir: PathBuf,
-    current: PathBuf,
-    ver_dir: PathBuf,
+pub(super) struct KeyPaths {
+    pub(super) obj_dir: PathBuf,
+    pub(super) current: PathBuf,
+    pub(super) ver_dir: PathBuf,
 }
 
-fn read_meta_at(path: &Path) -> Result<Option<ObjectMeta>> {
+pub(super) fn read_meta_at(path: &Path) -> Result<Option<ObjectMeta>> {
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -91,7 +91,7 @@ fn read_meta_at(path: &Path) -> Result<Option<ObjectMeta>> {
 }
 
 /// Noncurrent entry names of a key, newest first, as `(name, version id)`.
-fn noncurrent(ver_dir: &Path) -> Result<Vec<(String, String)>> {
+pub(super) fn noncurrent(ver_dir: &Path) -> Result<Vec<(String, String)>> {
     let entries = match std::fs::read_dir(ver_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -110,7 +110,7 @@ fn noncurrent(ver_dir: &Path) -> Result<Vec<(String, String)>> {
 }
 
 /// Runs `f` holding the exclusive lock of the bucket's object directory.
-fn exclusive<T>(obj_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn exclusive<T>(obj_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let lock = match File::open(obj_dir) {
         Ok(l) => l,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(StorageError::NoSuchBucket),
@@ -123,12 +123,36 @@ fn exclusive<T>(obj_dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Removes `dir` if it is empty (best effort).
-fn remove_if_empty(dir: &Path) {
+pub(super) fn remove_if_empty(dir: &Path) {
     let _ignored = std::fs::remove_dir(dir);
 }
 
+/// The body of [`FsStore::commit_version`], run under the exclusive lock of `paths.obj_dir`:
+/// archives the current version (unless both are the null version), drops a noncurrent null
+/// version when `new` is one, and renames `src` (whose metadata is `new`) over the current
+/// file. The caller updates the index and syncs `obj_dir`.
+pub(super) fn publish_locked(paths: &KeyPaths, src: &Path, new: &ObjectMeta) -> Result<()> {
+    if let Some(cur) = read_meta_at(&paths.current)?
+        && (cur.version_id.is_some() || new.version_id.is_some())
+    {
+        perms::create_dir_all(&paths.ver_dir)?;
+        let name = format!("{:020}-{}", now_ns(), shown_version_id(&cur));
+        std::fs::hard_link(&paths.current, paths.ver_dir.join(name))?;
+        sync_dir(&paths.ver_dir)?;
+    }
+    if new.version_id.is_none() {
+        for (name, vid) in noncurrent(&paths.ver_dir)? {
+            if vid == NULL_VERSION {
+                std::fs::remove_file(paths.ver_dir.join(name))?;
+            }
+        }
+    }
+    std::fs::rename(src, &paths.current)?;
+    Ok(())
+}
+
 impl FsStore {
-    fn key_paths(&self, bucket: &str, key: &str) -> Result<KeyPaths> {
+    pub(super) fn key_paths(&self, bucket: &str, key: &str) -> Result<KeyPaths> {
         let current = self.object_path(bucket, key)?;
         let name = hex::encode(Sha256::digest(key.as_bytes()));
         let ver_dir = self.bucket_dir(bucket)?.join(VER_DIR).join(name);
@@ -161,22 +185,7 @@ impl FsStore {
             let new = read_meta_at(&src)?
                 .ok_or_else(|| StorageError::Corrupt("temp file vanished".into()))?;
             exclusive(&paths.obj_dir, || {
-                if let Some(cur) = read_meta_at(&paths.current)?
-                    && (cur.version_id.is_some() || new.version_id.is_some())
-                {
-                    perms::create_dir_all(&paths.ver_dir)?;
-                    let name = format!("{:020}-{}", now_ns(), shown_version_id(&cur));
-                    std::fs::hard_link(&paths.current, paths.ver_dir.join(name))?;
-                    sync_dir(&paths.ver_dir)?;
-                }
-                if new.version_id.is_none() {
-                    for (name, vid) in noncurrent(&paths.ver_dir)? {
-                        if vid == NULL_VERSION {
-                            std::fs::remove_file(paths.ver_dir.join(name))?;
-                        }
-                    }
-                }
-                std::fs::rename(&src, &paths.current)?;
+                publish_locked(&paths, &src, &new)?;
                 index.inserted(&b, &k);
                 sync_dir(&paths.obj_dir)?;
                 Ok(())
