@@ -10,13 +10,22 @@
 //! When the thread is woken decides the cost: waking it for every line that
 //! finds the buffer empty made the writer preempt the runtime thread once per
 //! request (two context switches per request, the largest cost in the
-//! profile). So a line queued on an async runtime worker does not wake the
-//! thread: the worker wakes it when it parks ([`on_runtime_park`], installed
-//! as the runtime's `on_thread_park` hook), that is once it has run out of
-//! work, or at once when [`WAKE_LINES`] lines wait. Lines from any other
-//! thread (blocking pool, start-up, shutdown) wake it at once. So a line
-//! reaches the output once its worker goes idle or the batch is full, and a
-//! busy server pays one wake-up per idle period instead of per request.
+//! profile). So the thread has two ways to wait:
+//!
+//! - **Polling**, after it wrote a batch: it sleeps at most [`POLL`] and
+//!   writes what gathered meanwhile; nobody wakes it for a line (only a full
+//!   batch of [`WAKE_LINES`] lines, a flush or the writer's drop). A
+//!   poll that finds nothing sends it idle.
+//! - **Idle**: it sleeps until woken. A line queued on an async runtime
+//!   worker then wakes it when that worker parks ([`on_runtime_park`], the
+//!   runtime's `on_thread_park` hook), that is once the worker ran out of
+//!   work; a line from any other thread (blocking pool, start-up, shutdown)
+//!   wakes it at once.
+//!
+//! So a busy server pays one thread wake-up per [`POLL`] whatever its request
+//! rate, an idle one nothing, and a line reaches the output at most [`POLL`]
+//! after it was queued while the server is busy (once its worker goes idle
+//! otherwise).
 //!
 //! # Bounds
 //! At most [`QUEUE`] lines wait to be written; further lines are dropped
@@ -37,8 +46,11 @@ pub const QUEUE: usize = 4096;
 /// Buffer capacity kept between batches (larger buffers are shrunk back).
 const KEEP_BYTES: usize = 64 * 1024;
 
-/// Lines after which a runtime worker wakes the thread without waiting to park.
+/// Lines after which the thread is woken whatever it is doing.
 pub const WAKE_LINES: usize = 256;
+
+/// How long the thread waits for more lines after writing a batch.
+pub const POLL: Duration = Duration::from_millis(10);
 
 thread_local! {
     /// Whether this thread is an async runtime worker that calls
@@ -83,8 +95,10 @@ struct Queue {
     written: u64,
     /// The writer was dropped: write what is left and stop.
     closed: bool,
-    /// Lines are queued and the thread was not woken for them.
+    /// Lines are queued and the idle thread was not woken for them.
     deferred: bool,
+    /// The thread is in a timed wait (it comes back by itself within [`POLL`]).
+    polling: bool,
 }
 
 struct Shared {
@@ -171,13 +185,17 @@ impl LineWriter {
         q.buf.extend_from_slice(line);
         q.lines += 1;
         q.queued += 1;
-        let wake = if PARKS.with(Cell::get) {
-            // A worker: the thread wakes when this worker parks, or now if the batch is full.
-            if was_empty {
+        let wake = if q.lines >= WAKE_LINES {
+            q.lines == WAKE_LINES // the batch just filled up
+        } else if q.polling {
+            false // it comes back by itself
+        } else if PARKS.with(Cell::get) {
+            // A worker: the idle thread is woken when this worker parks.
+            if !q.deferred {
                 q.deferred = true;
                 DEFERRED.store(true, Ordering::Release);
             }
-            q.deferred && q.lines >= WAKE_LINES
+            false
         } else {
             was_empty || q.deferred
         };
@@ -197,7 +215,8 @@ impl LineWriter {
             return true;
         };
         let deadline = Instant::now() + limit;
-        shared.wake_if_deferred();
+        shared.lock().deferred = false;
+        shared.work.notify_one();
         let mut q = shared.lock();
         let target = q.queued;
         while q.written < target {
@@ -227,17 +246,29 @@ impl Drop for LineWriter {
     }
 }
 
-/// The writer thread: one batch per wake-up until closed and drained.
+/// The writer thread: one batch per wake-up (polling while busy, see the
+/// module docs) until closed and drained.
 fn run(shared: &Shared, mut sink: Sink) {
     let mut batch = Vec::with_capacity(KEEP_BYTES);
+    let mut busy = false;
     loop {
         let mut q = shared.lock();
+        if busy && q.lines == 0 && !q.closed {
+            q.polling = true;
+            q = shared
+                .work
+                .wait_timeout(q, POLL)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            q.polling = false;
+        }
         while q.lines == 0 && !q.closed {
             q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
         if q.lines == 0 {
             return; // closed and drained
         }
+        busy = true;
         std::mem::swap(&mut q.buf, &mut batch);
         q.lines = 0;
         q.deferred = false;
