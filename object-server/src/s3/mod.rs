@@ -28,6 +28,7 @@
 //! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
 
 pub(crate) mod acl;
+pub(crate) mod acl_grants;
 mod attributes;
 mod bucket;
 pub mod checksum;

@@ -96,6 +96,7 @@ impl ObjectServer {
             &self.store,
             bucket,
             input.acl.as_ref(),
+            super::acl_grants::object_header_grants!(input),
             &mut template.internal,
         )
         .await?;

@@ -80,8 +80,14 @@ impl ObjectServer {
         let versioning = self.versioning(bucket).await?;
         meta.version_id = versioning.new_version_id();
         super::tagging::apply_header(&mut meta.internal, input.tagging.as_ref())?;
-        super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
-            .await?;
+        super::acl::apply_new_object(
+            &self.store,
+            bucket,
+            input.acl.as_ref(),
+            super::acl_grants::object_header_grants!(input),
+            &mut meta.internal,
+        )
+        .await?;
         self.new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
             .await?
             .store(&mut meta.internal);
