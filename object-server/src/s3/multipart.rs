@@ -150,6 +150,8 @@ impl ObjectServer {
             .store
             .open_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
+        self.check_part_integrity(&input.bucket, &upload.meta.template, &headers)
+            .await?;
         let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
         let plan = WritePlan::part(&headers, &UploadConfig::of(&upload.meta.template))?;
         let algos = plan.algos();

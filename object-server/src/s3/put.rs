@@ -54,6 +54,7 @@ impl ObjectServer {
             input,
             headers,
             trailing_headers,
+            extensions,
             ..
         } = req;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
@@ -88,9 +89,11 @@ impl ObjectServer {
             &mut meta.internal,
         )
         .await?;
-        self.new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
-            .await?
-            .store(&mut meta.internal);
+        let lock = self
+            .new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
+            .await?;
+        super::lock_integrity::check_put(&headers, &extensions, &lock)?;
+        lock.store(&mut meta.internal);
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());
