@@ -258,8 +258,8 @@ fn bucket_permission(action: &str) -> Option<&'static str> {
 fn object_permission(action: &str) -> Option<&'static str> {
     Some(match action {
         "s3:GetObject" | "s3:GetObjectVersion" => Permission::READ,
-        "s3:GetObjectAcl" => Permission::READ_ACP,
-        "s3:PutObjectAcl" => Permission::WRITE_ACP,
+        "s3:GetObjectAcl" | "s3:GetObjectVersionAcl" => Permission::READ_ACP,
+        "s3:PutObjectAcl" | "s3:PutObjectVersionAcl" => Permission::WRITE_ACP,
         _ => return None,
     })
 }
@@ -271,12 +271,14 @@ fn grants_to_all(grants: &GrantList, permission: &str) -> bool {
     })
 }
 
-/// Whether a public ACL of `bucket` (or of object `key`) grants `action` to everyone (the
-/// caller has checked `IgnorePublicAcls`). Never under `BucketOwnerEnforced`.
+/// Whether a public ACL of `bucket` (or of object `key`, of its version `version` when one is
+/// named) grants `action` to everyone (the caller has checked `IgnorePublicAcls`). Never
+/// under `BucketOwnerEnforced`.
 pub(crate) async fn public_grant(
     store: &FsStore,
     bucket: &str,
     key: Option<&str>,
+    version: Option<&str>,
     action: &str,
 ) -> Result<bool> {
     if ownership(store, bucket).await?.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED) {
@@ -288,7 +290,11 @@ pub(crate) async fn public_grant(
         return Ok(true);
     }
     if let (Some(p), Some(key)) = (object_permission(action), key) {
-        return match store.open_object(bucket, key).await {
+        let opened = match version {
+            None => store.open_object(bucket, key).await,
+            Some(v) => store.open_version(bucket, key, Some(v)).await,
+        };
+        return match opened {
             Ok(h) => Ok(grants_to_all(&object_grants(&h.meta.internal), p)),
             Err(_) => Ok(false),
         };
