@@ -302,6 +302,15 @@ impl PolicyGate {
         key: &str,
         keys: &Keys,
     ) -> LockVisibility {
+        if *principal != Principal::Anonymous
+            && matches!(load_policy(&self.store, bucket).await, Ok(None))
+        {
+            // The owner without a bucket policy: nothing can deny (one read, not two).
+            return LockVisibility {
+                retention: true,
+                legal_hold: true,
+            };
+        }
         let retention = self
             .decide(principal, bucket, Some(key), "s3:GetObjectRetention", keys)
             .await
