@@ -302,6 +302,16 @@ impl PolicyGate {
         key: &str,
         keys: &Keys,
     ) -> LockVisibility {
+        // Only versions in a bucket with object lock carry lock state (it cannot be turned
+        // off): elsewhere there is nothing to show and nothing to decide (one read).
+        if !matches!(
+            self.store
+                .bucket_config(bucket, crate::s3::object_lock::CONFIG)
+                .await,
+            Ok(Some(_))
+        ) {
+            return LockVisibility::default();
+        }
         if *principal != Principal::Anonymous
             && matches!(load_policy(&self.store, bucket).await, Ok(None))
         {
