@@ -26,6 +26,9 @@
 //!   Put/GetObjectLegalHold, the lock check of deletes by version id; [`version_meta`] —
 //!   reads and rewrites of one named version's metadata (tagging, ACL, lock with `versionId`).
 //! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
+//! * [`acl_grants`] — `x-amz-grant-*` headers; [`gate_facts`] — what the policy gate leaves
+//!   for handlers (lock-header visibility, DeleteObjects entries denied per key);
+//!   [`lock_integrity`] — the `Content-MD5`/checksum rule for Object Lock uploads.
 
 pub(crate) mod acl;
 pub(crate) mod acl_grants;
