@@ -215,6 +215,10 @@ pub enum Error {
     /// 400 `AccessControlListNotSupported`: ACLs on a `BucketOwnerEnforced` bucket.
     #[error("The bucket does not allow ACLs")]
     AclNotSupported,
+    /// 400 `UnresolvableGrantByEmailAddress`: a grantee named by e-mail address (S3 outside
+    /// the regions that resolve them; this server has no e-mail directory).
+    #[error("The e-mail address you provided does not match any account on record.")]
+    UnresolvableGrantByEmail,
     /// 404 `OwnershipControlsNotFoundError`.
     #[error("The bucket ownership controls were not found")]
     NoOwnershipControls,
@@ -306,6 +310,7 @@ impl Error {
             Error::InvalidTag(_) => S3ErrorCode::InvalidTag,
             Error::NoSuchTagSet => S3ErrorCode::NoSuchTagSet,
             Error::AclNotSupported => S3ErrorCode::AccessControlListNotSupported,
+            Error::UnresolvableGrantByEmail => S3ErrorCode::UnresolvableGrantByEmailAddress,
             Error::NoOwnershipControls => S3ErrorCode::OwnershipControlsNotFoundError,
             Error::InvalidBucketState(_) => S3ErrorCode::InvalidBucketState,
             Error::NoObjectLockConfiguration => S3ErrorCode::ObjectLockConfigurationNotFoundError,
@@ -373,6 +378,7 @@ impl Error {
             | Error::InvalidTag(_)
             | Error::NoSuchTagSet
             | Error::AclNotSupported
+            | Error::UnresolvableGrantByEmail
             | Error::NoOwnershipControls
             | Error::InvalidBucketState(_)
             | Error::NoObjectLockConfiguration

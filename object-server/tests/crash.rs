@@ -143,6 +143,7 @@ clients = [boto3.session.Session().client("s3", endpoint_url=os.environ["ENDPOIN
            for _ in ops]
 print("started", flush=True)
 barrier = threading.Barrier(len(ops))
+printing = threading.Lock()
 def run(j):
     kind, i = ops[j]
     c = clients[j]
@@ -161,7 +162,8 @@ def run(j):
         c.delete_object(Bucket="ops", Key=f"del-{i}")
     else:
         c.put_object(Bucket="ops", Key=f"new-{i}", Body=body(f"new-{i}", 400_000 + i))
-    print(f"done {kind}-{i}", flush=True)
+    with printing:  # one whole line per answer: print() from threads can interleave
+        print(f"done {kind}-{i}", flush=True)
 with concurrent.futures.ThreadPoolExecutor(max_workers=len(ops)) as ex:
     for f in [ex.submit(run, j) for j in range(len(ops))]:
         try:

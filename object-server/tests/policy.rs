@@ -2,8 +2,8 @@
 //! aws-cli: the issue's encryption-enforcement policy (unencrypted uploads denied; SSE-S3,
 //! SSE-KMS through a real `kes server`, and SSE-C allowed), anonymous access only where a
 //! policy grants it, Public Access Block, `aws:SourceIp`, `s3:prefix` / `s3:max-keys`,
-//! DeleteObjects per key, the root user never locked out of the policy calls, and S3's
-//! error codes for bad policies.
+//! DeleteObjects per key (denied keys as per-key errors), the root user never locked out of
+//! the policy calls, and S3's error codes for bad policies.
 #![allow(
     clippy::expect_used,
     clippy::indexing_slicing,
@@ -245,13 +245,13 @@ deny_local = json.dumps({"Version": "2012-10-17", "Statement": [
 s3.put_bucket_policy(Bucket="pub", Policy=deny_local)
 expect_error("AccessDenied", 403, s3.get_object, Bucket="pub", Key="private/b")
 check("TLS request passes", s3.get_object(Bucket="pub", Key="public/a")["Body"].read() == b"A")
-# DeleteObjects: every key is checked
+# DeleteObjects: every key is checked; denied keys are per-key errors, the others deleted
 s3.put_bucket_policy(Bucket="pub", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::pub/private/*"}]}))
-expect_error("AccessDenied", 403, s3.delete_objects, Bucket="pub", Delete={"Objects": [{"Key": "public/a"}, {"Key": "private/b"}]})
-check("nothing deleted", len(s3.list_objects_v2(Bucket="pub")["Contents"]) == 2)
-r = s3.delete_objects(Bucket="pub", Delete={"Objects": [{"Key": "public/a"}]})
-check("allowed key deleted", [d["Key"] for d in r["Deleted"]] == ["public/a"])
+r = s3.delete_objects(Bucket="pub", Delete={"Objects": [{"Key": "public/a"}, {"Key": "private/b"}]})
+check("allowed key deleted", [d["Key"] for d in r["Deleted"]] == ["public/a"], r)
+check("denied key reported", [(e["Key"], e["Code"]) for e in r["Errors"]] == [("private/b", "AccessDenied")], r)
+check("denied key kept", [o["Key"] for o in s3.list_objects_v2(Bucket="pub")["Contents"]] == ["private/b"])
 # bad policies
 def malformed(policy, message):
     e = expect_error("MalformedPolicy", 400, s3.put_bucket_policy, Bucket="pub", Policy=policy)

@@ -280,6 +280,12 @@ fn every_error_maps_to_its_s3_code_status_and_message() {
         ),
         (Error::NotImplemented("n"), "NotImplemented", 501, "n"),
         (
+            Error::UnresolvableGrantByEmail,
+            "UnresolvableGrantByEmailAddress",
+            400,
+            "The e-mail address you provided does not match any account on record.",
+        ),
+        (
             Error::ObjectTampered,
             "XMinioObjectTampered",
             206,

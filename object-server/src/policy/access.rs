@@ -20,6 +20,7 @@ use super::condition::Keys;
 use super::config::{load_pab, load_policy};
 use super::{Decision, Principal, Request, actions};
 use crate::error::{Error, Result};
+use crate::s3::gate_facts::{DeniedKeys, LockVisibility};
 use crate::s3::object_lock::BypassGrant;
 use crate::sse::meta::{
     META_KMS_KEY_ID, META_KMS_SEALED_KEY, META_S3_SEALED_KEY, META_SSEC_SEALED_KEY,
@@ -66,17 +67,19 @@ fn query_pairs(uri: &http::Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `x-amz-copy-source` → (bucket, key).
-fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
+/// `x-amz-copy-source` → (bucket, key, whether a source version is named).
+fn copy_source(headers: &http::HeaderMap) -> Option<(String, String, bool)> {
     let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
-    let raw = raw.split_once("?versionId=").map_or(raw, |(p, _)| p);
+    let (raw, versioned) = raw
+        .split_once("?versionId=")
+        .map_or((raw, false), |(p, _)| (p, true));
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?
         .into_owned();
     let path = decoded.strip_prefix('/').unwrap_or(&decoded);
     let (b, k) = path.split_once('/')?;
-    Some((b.to_owned(), k.to_owned()))
+    Some((b.to_owned(), k.to_owned(), versioned))
 }
 
 /// The SSE condition keys an upload was created with.
@@ -255,7 +258,11 @@ impl PolicyGate {
         {
             return Ok(());
         }
-        if !pab.ignore_public_acls && self.acl_grants(bucket, key, action).await? {
+        let version = keys
+            .get("s3:versionid")
+            .and_then(|v| v.first())
+            .map(String::as_str);
+        if !pab.ignore_public_acls && self.acl_grants(bucket, key, version, action).await? {
             return Ok(());
         }
         Err(Error::AccessDenied)
@@ -275,9 +282,57 @@ impl PolicyGate {
             .is_ok()
     }
 
-    /// Whether a public ACL grants `action` to everyone (canned ACLs, see `s3::acl`).
-    async fn acl_grants(&self, bucket: &str, key: Option<&str>, action: &str) -> Result<bool> {
-        crate::s3::acl::public_grant(&self.store, bucket, key, action).await
+    /// Whether a public ACL grants `action` to everyone (canned ACLs, see `s3::acl`); the
+    /// ACL of version `version` when one is named.
+    async fn acl_grants(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+        action: &str,
+    ) -> Result<bool> {
+        crate::s3::acl::public_grant(&self.store, bucket, key, version, action).await
+    }
+
+    /// Which object-lock headers a GET/HEAD of `bucket/key` may show the caller.
+    async fn lock_visibility(
+        &self,
+        principal: &Principal,
+        bucket: &str,
+        key: &str,
+        keys: &Keys,
+    ) -> LockVisibility {
+        // Only versions in a bucket with object lock carry lock state (it cannot be turned
+        // off): elsewhere there is nothing to show and nothing to decide (one read).
+        if !matches!(
+            self.store
+                .bucket_config(bucket, crate::s3::object_lock::CONFIG)
+                .await,
+            Ok(Some(_))
+        ) {
+            return LockVisibility::default();
+        }
+        if *principal != Principal::Anonymous
+            && matches!(load_policy(&self.store, bucket).await, Ok(None))
+        {
+            // The owner without a bucket policy: nothing can deny (one read, not two).
+            return LockVisibility {
+                retention: true,
+                legal_hold: true,
+            };
+        }
+        let retention = self
+            .decide(principal, bucket, Some(key), "s3:GetObjectRetention", keys)
+            .await
+            .is_ok();
+        let legal_hold = self
+            .decide(principal, bucket, Some(key), "s3:GetObjectLegalHold", keys)
+            .await
+            .is_ok();
+        LockVisibility {
+            retention,
+            legal_hold,
+        }
     }
 }
 
@@ -309,6 +364,10 @@ impl S3Access for PolicyGate {
             return Ok(());
         }
         let keys = self.keys(cx, &principal, op, &bucket, key.as_deref()).await;
+        let action = match actions::for_version(op) {
+            Some(a) if keys.contains_key("s3:versionid") => a,
+            _ => action,
+        };
         if op == "DeleteObjects" {
             cx.extensions_mut().insert(Deferred { principal, keys });
             return Ok(());
@@ -323,14 +382,25 @@ impl S3Access for PolicyGate {
         {
             cx.extensions_mut().insert(BypassGrant::new([k.to_owned()]));
         }
-        if matches!(op, "CopyObject" | "UploadPartCopy")
-            && let Some((src_bucket, src_key)) = copy_source(cx.headers())
+        if let Some(k) = key.as_deref()
+            && matches!(op, "GetObject" | "HeadObject")
         {
+            let visible = self.lock_visibility(&principal, &bucket, k, &keys).await;
+            cx.extensions_mut().insert(visible);
+        }
+        if matches!(op, "CopyObject" | "UploadPartCopy")
+            && let Some((src_bucket, src_key, versioned)) = copy_source(cx.headers())
+        {
+            let source_action = if versioned {
+                "s3:GetObjectVersion"
+            } else {
+                "s3:GetObject"
+            };
             self.decide(
                 &principal,
                 &src_bucket,
                 Some(&src_key),
-                "s3:GetObject",
+                source_action,
                 &keys,
             )
             .await
@@ -339,24 +409,41 @@ impl S3Access for PolicyGate {
         Ok(())
     }
 
-    /// DeleteObjects: every listed key is checked as a DeleteObject; one refusal refuses the
-    /// whole request.
+    /// DeleteObjects: every listed entry is checked as a DeleteObject (a DeleteObjectVersion
+    /// when it names a version); the refused ones are left as [`DeniedKeys`] for the handler,
+    /// which answers them with per-key `AccessDenied` errors and deletes the others, as S3
+    /// does. An anonymous request to a missing bucket is refused whole (strangers learn
+    /// nothing); any other failure of the check fails the whole request.
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
         let Some(Deferred { principal, keys }) = req.extensions.get::<Deferred>().cloned() else {
             return Err(denied());
         };
         let bucket = req.input.bucket.clone();
-        for obj in &req.input.delete.objects {
-            self.decide(
-                &principal,
-                &bucket,
-                Some(&obj.key),
-                "s3:DeleteObject",
-                &keys,
-            )
-            .await
-            .map_err(to_s3)?;
+        if principal == Principal::Anonymous && self.store.head_bucket(&bucket).await.is_err() {
+            return Err(denied());
         }
+        let mut refused = DeniedKeys::default();
+        for obj in &req.input.delete.objects {
+            let version = obj.version_id.as_deref();
+            let action = if version.is_some() {
+                "s3:DeleteObjectVersion"
+            } else {
+                "s3:DeleteObject"
+            };
+            let mut entry_keys = keys.clone();
+            if let Some(v) = version {
+                entry_keys.insert("s3:versionid".to_owned(), vec![v.to_owned()]);
+            }
+            match self
+                .decide(&principal, &bucket, Some(&obj.key), action, &entry_keys)
+                .await
+            {
+                Ok(()) => {}
+                Err(Error::AccessDenied) => refused.deny(&obj.key, version),
+                Err(e) => return Err(to_s3(e)),
+            }
+        }
+        req.extensions.insert(refused);
         if BypassGrant::requested(&req.headers) {
             let mut granted = Vec::new();
             for obj in &req.input.delete.objects {

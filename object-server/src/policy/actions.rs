@@ -139,6 +139,23 @@ pub(crate) fn for_operation(op: &str) -> Option<&'static str> {
     })
 }
 
+/// The action an object operation is authorised as when it names a version (`versionId` in
+/// the query, `null` included), where S3 names a separate one; `None`: the same action as
+/// without a version (retention and legal hold: S3 has no version-specific names for them).
+pub(crate) fn for_version(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "GetObject" | "HeadObject" => "s3:GetObjectVersion",
+        "DeleteObject" => "s3:DeleteObjectVersion",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        "GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "GetObjectAttributes" => "s3:GetObjectVersionAttributes",
+        _ => return None,
+    })
+}
+
 /// Operations that manage the bucket policy itself: the root user is never denied them, so a
 /// policy cannot lock the owner out.
 pub(crate) fn is_policy_management(op: &str) -> bool {
@@ -181,5 +198,19 @@ mod tests {
         assert_eq!(level("S3:GETOBJECT"), Some(Level::Object));
         assert_eq!(level("s3:Nothing"), None);
         assert!(for_operation("SelectObjectContent").is_none());
+        for op in [
+            "GetObject",
+            "DeleteObject",
+            "GetObjectTagging",
+            "PutObjectTagging",
+            "DeleteObjectTagging",
+            "GetObjectAcl",
+            "PutObjectAcl",
+            "GetObjectAttributes",
+        ] {
+            let a = for_version(op).unwrap();
+            assert_eq!(level(a), Some(Level::Object), "{op} → {a}");
+        }
+        assert!(for_version("PutObjectRetention").is_none());
     }
 }

@@ -1,7 +1,8 @@
 //! Canned ACLs and grants on buckets and objects, and bucket ownership controls.
 //!
-//! Put/GetBucketAcl, Put/GetObjectAcl (a canned `x-amz-acl` or an `AccessControlPolicy` body),
-//! `x-amz-acl` on CreateBucket, PutObject, CopyObject and CreateMultipartUpload,
+//! Put/GetBucketAcl, Put/GetObjectAcl (a canned `x-amz-acl`, `x-amz-grant-*` headers — parsed
+//! in [`super::acl_grants`] — or an `AccessControlPolicy` body), `x-amz-acl` or grant headers
+//! on CreateBucket, PutObject, CopyObject and CreateMultipartUpload,
 //! Put/Get/DeleteBucketOwnershipControls. There is one account (the root user), so every
 //! grant names the owner or a group (`AllUsers`, `AuthenticatedUsers`, `LogDelivery`); a
 //! canned ACL expands to S3's grants (`public-read` = owner `FULL_CONTROL` + AllUsers
@@ -24,6 +25,7 @@ use s3s::dto::*;
 use serde::{Deserialize, Serialize};
 
 use super::ObjectServer;
+use super::acl_grants::{HeaderGrants, all_header_grants};
 use super::bucket::owner;
 use crate::error::{Error, Result};
 use crate::policy::config::load_pab;
@@ -34,9 +36,10 @@ pub(crate) const META_ACL: &str = "X-Amz-Acl";
 const BUCKET_DOC: &str = "acl";
 const OWNERSHIP_DOC: &str = "ownership";
 
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
-const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+pub(super) const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub(super) const AUTHENTICATED_USERS: &str =
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+pub(super) const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 
 /// Who a grant is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,21 +58,21 @@ pub(crate) struct StoredGrant {
     permission: String,
 }
 
-type GrantList = Vec<StoredGrant>;
+pub(super) type GrantList = Vec<StoredGrant>;
 
-fn grant(grantee: Grantee, permission: &str) -> StoredGrant {
+pub(super) fn grant(grantee: Grantee, permission: &str) -> StoredGrant {
     StoredGrant {
         grantee,
         permission: permission.to_owned(),
     }
 }
 
-fn private() -> GrantList {
+pub(super) fn private() -> GrantList {
     vec![grant(Grantee::Owner, Permission::FULL_CONTROL)]
 }
 
 /// The grants of a canned ACL (bucket or object names).
-fn canned(name: &str) -> Result<GrantList> {
+pub(super) fn canned(name: &str) -> Result<GrantList> {
     let mut g = private();
     match name {
         "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {}
@@ -122,15 +125,27 @@ fn from_policy(p: &AccessControlPolicy) -> Result<GrantList> {
             (Type::GROUP, _, _) => {
                 return Err(Error::InvalidArgument("Invalid group uri".to_owned()));
             }
-            _ => {
-                return Err(Error::NotImplemented(
-                    "Grants by e-mail address are not supported",
-                ));
-            }
+            _ => return Err(Error::UnresolvableGrantByEmail),
         };
         out.push(grant(grantee, perm.as_str()));
     }
     Ok(out)
+}
+
+/// The grants of a Put*Acl request: exactly one of a canned ACL, grant headers or an
+/// `AccessControlPolicy` body (two → 400 `InvalidRequest`, none → 400 `MalformedXML`).
+fn request_grants(
+    acl: Option<&str>,
+    body: Option<&AccessControlPolicy>,
+    headers: HeaderGrants<'_>,
+) -> Result<GrantList> {
+    match (acl, body, headers.any()) {
+        (Some(a), None, false) => canned(a),
+        (None, Some(p), false) => from_policy(p),
+        (None, None, true) => headers.parse().map(Option::unwrap_or_default),
+        (None, None, false) => Err(Error::MalformedXml),
+        (Some(_), _, _) | (None, Some(_), true) => Err(super::acl_grants::both()),
+    }
 }
 
 fn to_dto(grants: &GrantList) -> Grants {
@@ -173,16 +188,6 @@ fn is_public(grants: &GrantList) -> bool {
     grants
         .iter()
         .any(|g| matches!(g.grantee, Grantee::AllUsers | Grantee::AuthenticatedUsers))
-}
-
-/// Grant headers (`x-amz-grant-*`) are not offered.
-fn no_grant_headers(any: bool) -> Result<()> {
-    if any {
-        return Err(Error::NotImplemented(
-            "x-amz-grant-* headers are not supported; use a canned ACL or an AccessControlPolicy",
-        ));
-    }
-    Ok(())
 }
 
 async fn ownership(store: &FsStore, bucket: &str) -> Result<Option<String>> {
@@ -253,8 +258,8 @@ fn bucket_permission(action: &str) -> Option<&'static str> {
 fn object_permission(action: &str) -> Option<&'static str> {
     Some(match action {
         "s3:GetObject" | "s3:GetObjectVersion" => Permission::READ,
-        "s3:GetObjectAcl" => Permission::READ_ACP,
-        "s3:PutObjectAcl" => Permission::WRITE_ACP,
+        "s3:GetObjectAcl" | "s3:GetObjectVersionAcl" => Permission::READ_ACP,
+        "s3:PutObjectAcl" | "s3:PutObjectVersionAcl" => Permission::WRITE_ACP,
         _ => return None,
     })
 }
@@ -266,12 +271,14 @@ fn grants_to_all(grants: &GrantList, permission: &str) -> bool {
     })
 }
 
-/// Whether a public ACL of `bucket` (or of object `key`) grants `action` to everyone (the
-/// caller has checked `IgnorePublicAcls`). Never under `BucketOwnerEnforced`.
+/// Whether a public ACL of `bucket` (or of object `key`, of its version `version` when one is
+/// named) grants `action` to everyone (the caller has checked `IgnorePublicAcls`). Never
+/// under `BucketOwnerEnforced`.
 pub(crate) async fn public_grant(
     store: &FsStore,
     bucket: &str,
     key: Option<&str>,
+    version: Option<&str>,
     action: &str,
 ) -> Result<bool> {
     if ownership(store, bucket).await?.as_deref() == Some(ObjectOwnership::BUCKET_OWNER_ENFORCED) {
@@ -283,7 +290,11 @@ pub(crate) async fn public_grant(
         return Ok(true);
     }
     if let (Some(p), Some(key)) = (object_permission(action), key) {
-        return match store.open_object(bucket, key).await {
+        let opened = match version {
+            None => store.open_object(bucket, key).await,
+            Some(v) => store.open_version(bucket, key, Some(v)).await,
+        };
+        return match opened {
             Ok(h) => Ok(grants_to_all(&object_grants(&h.meta.internal), p)),
             Err(_) => Ok(false),
         };
@@ -291,16 +302,19 @@ pub(crate) async fn public_grant(
     Ok(false)
 }
 
-/// `x-amz-acl` of a new object (PutObject, CopyObject, CreateMultipartUpload): checked
-/// against the bucket's ownership controls and Public Access Block, stored in `internal`.
+/// `x-amz-acl` or the `x-amz-grant-*` headers of a new object (PutObject, CopyObject,
+/// CreateMultipartUpload): checked against the bucket's ownership controls and Public Access
+/// Block, stored in `internal`.
 pub(crate) async fn apply_new_object(
     store: &FsStore,
     bucket: &str,
     acl: Option<&ObjectCannedACL>,
+    headers: HeaderGrants<'_>,
     internal: &mut BTreeMap<String, String>,
 ) -> Result<()> {
-    let Some(acl) = acl else { return Ok(()) };
-    let grants = canned(acl.as_str())?;
+    let Some(grants) = headers.resolve(acl.map(ObjectCannedACL::as_str))? else {
+        return Ok(());
+    };
     admit(store, bucket, &grants).await?;
     store_object_grants(internal, &grants)
 }
@@ -312,14 +326,7 @@ impl ObjectServer {
         &self,
         input: &CreateBucketInput,
     ) -> Result<Option<(GrantList, Option<String>)>> {
-        no_grant_headers(
-            input.grant_full_control.is_some()
-                || input.grant_read.is_some()
-                || input.grant_read_acp.is_some()
-                || input.grant_write.is_some()
-                || input.grant_write_acp.is_some(),
-        )?;
-        let grants = input.acl.as_ref().map(|a| canned(a.as_str())).transpose()?;
+        let grants = all_header_grants!(input).resolve(input.acl.as_ref().map(|a| a.as_str()))?;
         let own = input
             .object_ownership
             .as_ref()
@@ -366,24 +373,12 @@ impl ObjectServer {
         req: S3Request<PutBucketAclInput>,
     ) -> Result<PutBucketAclOutput> {
         let input = req.input;
-        no_grant_headers(
-            input.grant_full_control.is_some()
-                || input.grant_read.is_some()
-                || input.grant_read_acp.is_some()
-                || input.grant_write.is_some()
-                || input.grant_write_acp.is_some(),
-        )?;
         self.store.head_bucket(&input.bucket).await?;
-        let grants = match (&input.acl, &input.access_control_policy) {
-            (Some(a), None) => canned(a.as_str())?,
-            (None, Some(p)) => from_policy(p)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidRequest(
-                    "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
-                ));
-            }
-            (None, None) => return Err(Error::MalformedXml),
-        };
+        let grants = request_grants(
+            input.acl.as_ref().map(|a| a.as_str()),
+            input.access_control_policy.as_ref(),
+            all_header_grants!(input),
+        )?;
         admit(&self.store, &input.bucket, &grants).await?;
         let doc = serde_json::to_vec(&grants).map_err(Error::internal)?;
         self.store
@@ -408,23 +403,11 @@ impl ObjectServer {
         req: S3Request<PutObjectAclInput>,
     ) -> Result<PutObjectAclOutput> {
         let input = req.input;
-        no_grant_headers(
-            input.grant_full_control.is_some()
-                || input.grant_read.is_some()
-                || input.grant_read_acp.is_some()
-                || input.grant_write.is_some()
-                || input.grant_write_acp.is_some(),
+        let grants = request_grants(
+            input.acl.as_ref().map(|a| a.as_str()),
+            input.access_control_policy.as_ref(),
+            all_header_grants!(input),
         )?;
-        let grants = match (&input.acl, &input.access_control_policy) {
-            (Some(a), None) => canned(a.as_str())?,
-            (None, Some(p)) => from_policy(p)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidRequest(
-                    "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
-                ));
-            }
-            (None, None) => return Err(Error::MalformedXml),
-        };
         let version = input.version_id.as_deref();
         match version {
             None => drop(self.store.open_object(&input.bucket, &input.key).await?),

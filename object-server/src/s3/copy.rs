@@ -163,8 +163,14 @@ impl ObjectServer {
             input.tagging_directive.as_ref(),
             input.tagging.as_ref(),
         )?;
-        super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
-            .await?;
+        super::acl::apply_new_object(
+            &self.store,
+            bucket,
+            input.acl.as_ref(),
+            super::acl_grants::object_header_grants!(input),
+            &mut meta.internal,
+        )
+        .await?;
         let lock = self
             .new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
             .await?;

@@ -244,7 +244,12 @@ impl ObjectServer {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> Result<S3Response<GetObjectOutput>> {
-        let S3Request { input, headers, .. } = req;
+        let S3Request {
+            input,
+            headers,
+            extensions,
+            ..
+        } = req;
         let setup = self
             .setup_read(&headers, read_request!(input, true))
             .await?;
@@ -261,6 +266,12 @@ impl ObjectServer {
             tag_count: super::tagging::count(&setup.handle.meta)
         });
         super::object_lock::set_lock!(resp.output, &setup.handle.meta);
+        super::gate_facts::LockVisibility::filter(
+            &extensions,
+            &mut resp.output.object_lock_mode,
+            &mut resp.output.object_lock_retain_until_date,
+            &mut resp.output.object_lock_legal_hold_status,
+        );
         Ok(resp)
     }
 
@@ -268,12 +279,23 @@ impl ObjectServer {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> Result<S3Response<HeadObjectOutput>> {
-        let S3Request { input, headers, .. } = req;
+        let S3Request {
+            input,
+            headers,
+            extensions,
+            ..
+        } = req;
         let setup = self
             .setup_read(&headers, read_request!(input, false))
             .await?;
         let mut resp = object_output!(HeadObjectOutput, setup, {});
         super::object_lock::set_lock!(resp.output, &setup.handle.meta);
+        super::gate_facts::LockVisibility::filter(
+            &extensions,
+            &mut resp.output.object_lock_mode,
+            &mut resp.output.object_lock_retain_until_date,
+            &mut resp.output.object_lock_legal_hold_status,
+        );
         super::tagging::count_header(&mut resp.headers, &setup.handle.meta);
         Ok(resp)
     }

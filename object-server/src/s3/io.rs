@@ -125,18 +125,15 @@ pub fn stored_source_error(e: Error) -> Error {
     }
 }
 
-/// Appends `len` bytes of `file` starting at `offset` to `temp` unchanged.
+/// Appends `len` bytes of `file` starting at `offset` to `temp` unchanged (a kernel-side
+/// copy, see [`TempFile::append_from`]).
 pub async fn copy_raw(
     temp: &mut TempFile,
     file: Arc<std::fs::File>,
     offset: u64,
     len: u64,
 ) -> Result<()> {
-    let mut stream = raw_stream(file, offset, len);
-    while let Some(chunk) = stream.next().await {
-        temp.write(&chunk.map_err(Error::internal)?).await?;
-    }
-    Ok(())
+    Ok(temp.append_from(file, offset, len).await?)
 }
 
 /// How to turn a data region into plaintext.

@@ -28,20 +28,26 @@
 //! * [`post`] — POST object (browser forms) as a PutObject (the form: `crate::server`).
 //! * [`lifecycle`] — Put/Get/DeleteBucketLifecycleConfiguration; [`lifecycle_sweep`] — one
 //!   pass applying the rules; [`logging`] — Put/GetBucketLogging (stored only).
+//! * [`acl_grants`] — `x-amz-grant-*` headers; [`gate_facts`] — what the policy gate leaves
+//!   for handlers (lock-header visibility, DeleteObjects entries denied per key);
+//!   [`lock_integrity`] — the `Content-MD5`/checksum rule for Object Lock uploads.
 
 pub(crate) mod acl;
+pub(crate) mod acl_grants;
 mod attributes;
 mod bucket;
 pub mod checksum;
 mod checksum_ops;
 mod copy;
 mod encryption;
+pub(crate) mod gate_facts;
 mod get;
 pub mod io;
 mod lifecycle;
 pub mod lifecycle_sweep;
 mod list;
 mod list_versions;
+mod lock_integrity;
 mod lock_ops;
 mod logging;
 mod multipart;

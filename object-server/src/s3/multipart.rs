@@ -96,6 +96,7 @@ impl ObjectServer {
             &self.store,
             bucket,
             input.acl.as_ref(),
+            super::acl_grants::object_header_grants!(input),
             &mut template.internal,
         )
         .await?;
@@ -148,6 +149,8 @@ impl ObjectServer {
         let upload = self
             .store
             .open_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
+        self.check_part_integrity(&input.bucket, &upload.meta.template, &headers)
             .await?;
         let (_, keyed) = self.upload_key(&upload, &headers, true).await?;
         let plan = WritePlan::part(&headers, &UploadConfig::of(&upload.meta.template))?;

@@ -153,12 +153,20 @@ fn put_request(put: PostPut) -> Result<S3Request<PutObjectInput>> {
         method: http::Method::PUT,
         uri,
         headers,
-        extensions: http::Extensions::new(),
+        extensions: form_extensions(),
         credentials: None,
         region: None,
         service: None,
         trailing_headers: None,
     })
+}
+
+/// Marks the PutObject as a form upload (no `Content-MD5` rule for Object Lock, see
+/// [`super::lock_integrity`]).
+fn form_extensions() -> http::Extensions {
+    let mut ext = http::Extensions::new();
+    ext.insert(super::lock_integrity::FormUpload);
+    ext
 }
 
 impl ObjectServer {

@@ -54,6 +54,7 @@ impl ObjectServer {
             input,
             headers,
             trailing_headers,
+            extensions,
             ..
         } = req;
         let (bucket, key) = (input.bucket.as_str(), input.key.as_str());
@@ -80,11 +81,19 @@ impl ObjectServer {
         let versioning = self.versioning(bucket).await?;
         meta.version_id = versioning.new_version_id();
         super::tagging::apply_header(&mut meta.internal, input.tagging.as_ref())?;
-        super::acl::apply_new_object(&self.store, bucket, input.acl.as_ref(), &mut meta.internal)
+        super::acl::apply_new_object(
+            &self.store,
+            bucket,
+            input.acl.as_ref(),
+            super::acl_grants::object_header_grants!(input),
+            &mut meta.internal,
+        )
+        .await?;
+        let lock = self
+            .new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
             .await?;
-        self.new_object_lock(bucket, super::object_lock::lock_headers!(input), true)
-            .await?
-            .store(&mut meta.internal);
+        super::lock_integrity::check_put(&headers, &extensions, &lock)?;
+        lock.store(&mut meta.internal);
         let keyed = self.sse.seal_new(&requested, bucket, key).await?;
         let mut temp = self.store.temp_file().await?;
         let stream_key = keyed.as_ref().map(|k| k.object_key());

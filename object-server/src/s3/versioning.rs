@@ -225,6 +225,15 @@ impl ObjectServer {
         let mut errors = Vec::new();
         for obj in input.delete.objects {
             let named = obj.version_id.clone();
+            if super::gate_facts::DeniedKeys::denied(&ext, &obj.key, named.as_deref()) {
+                errors.push(s3s::dto::Error {
+                    code: Some("AccessDenied".to_owned()),
+                    key: Some(obj.key),
+                    message: Some(Error::AccessDenied.to_string()),
+                    version_id: named,
+                });
+                continue;
+            }
             let bypass =
                 super::lock_ops::input_bypass(&ext, &obj.key, input.bypass_governance_retention);
             match self
