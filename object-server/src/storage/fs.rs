@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
-use super::index::KeyIndex;
+use super::index::{KeyIndex, Saved};
+use super::index_store;
 use super::{StorageError, TempFile, perms, replace};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -103,7 +104,7 @@ pub struct UploadHandle {
 /// The filesystem store. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct FsStore {
-    root: PathBuf,
+    pub(super) root: PathBuf,
     pub(super) tmp: PathBuf,
     uploads: PathBuf,
     /// Object commits take it shared; bucket creation/deletion exclusively, so an object can
@@ -115,14 +116,18 @@ pub struct FsStore {
 
 impl FsStore {
     /// Opens (creating if needed, mode 0700) a store rooted at `root`, removes leftover temp
-    /// files, and warns about each of its directories open to group or others.
+    /// files, and warns about each of its directories open to group or others. Takes the
+    /// clean-shutdown marker of the saved key indexes (`index_store`): they are loaded only if
+    /// it was there, and a crash from now on leaves none.
     pub async fn open(root: &Path) -> Result<Self> {
         let root = root.to_path_buf();
         let sys = root.join(SYS_DIR);
         let tmp = sys.join("tmp");
         let uploads = sys.join("uploads");
+        let saved_dir = sys.join("index");
         let (r, s, t, u) = (root.clone(), sys, tmp, uploads);
-        blocking(move || {
+        let d = saved_dir.clone();
+        let trusted = blocking(move || {
             perms::create_dir_all(&r)?;
             if t.exists() {
                 std::fs::remove_dir_all(&t)?;
@@ -142,10 +147,15 @@ impl FsStore {
                     dir.display()
                 );
             }
-            Ok(())
+            Ok(index_store::take_clean(&d)?)
         })
         .await?;
-        Ok(Self::layout(&root))
+        let mut store = Self::layout(&root);
+        store.index = Arc::new(KeyIndex::persisted(Saved {
+            dir: saved_dir,
+            trusted,
+        }));
+        Ok(store)
     }
 
     /// The store rooted at `root` (no I/O).

@@ -23,7 +23,9 @@
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
 //! * `index`: the sorted in-memory key index that makes a listing page cost O(page + log n)
-//!   ([`FsStore::list_keys`]); rebuilt from `obj/` on a bucket's first listing after start.
+//!   ([`FsStore::list_keys`]); built in the background at start ([`FsStore::build_indexes`])
+//!   or on a bucket's first listing, from the keys a clean shutdown saved
+//!   ([`FsStore::save_indexes`], `index_store`: `<data>/.objsrv/index/`) or by a scan of `obj/`.
 //! * [`versions`]: S3 versioning — `<data>/<bucket>/ver/<sha256(key) hex>/<seq>-<version id>`
 //!   holds noncurrent versions; `obj/` keeps the current one (object or delete marker).
 //! * `replace`: compare-and-replace of an object file under a directory `flock` that every
@@ -33,6 +35,7 @@ mod bucket_config;
 pub mod file;
 mod fs;
 mod index;
+mod index_store;
 pub mod perms;
 mod replace;
 mod temp;
