@@ -177,10 +177,21 @@ impl KeyIndex {
             .as_ref()
             .filter(|s| s.trusted)
             .and_then(|s| index_store::load(&s.dir, bucket, obj_dir));
+        let started = std::time::Instant::now();
+        let from_saved = loaded.is_some();
         let scanned = match loaded {
             Some(keys) => Ok(keys),
             None => scan(obj_dir),
         };
+        if let Ok(keys) = &scanned {
+            tracing::info!(
+                bucket,
+                keys = keys.len(),
+                source = if from_saved { "saved" } else { "scan" },
+                ms = started.elapsed().as_millis(),
+                "key index built"
+            );
+        }
         let mut map = self.lock();
         match scanned {
             Ok(keys) => {
