@@ -242,7 +242,7 @@ impl PolicyGate {
         };
         let decision = policy
             .as_ref()
-            .map_or(Decision::NotApplicable, |(_, p)| p.evaluate(&req));
+            .map_or(Decision::NotApplicable, |doc| doc.1.evaluate(&req));
         if decision == Decision::Deny {
             return Err(Error::AccessDenied);
         }
@@ -251,7 +251,8 @@ impl PolicyGate {
         }
         let pab = load_pab(&self.store, bucket).await?.unwrap_or_default();
         if decision == Decision::Allow
-            && !(pab.restrict_public_buckets && policy.as_ref().is_some_and(|(_, p)| p.is_public()))
+            && !(pab.restrict_public_buckets
+                && policy.as_ref().is_some_and(|doc| doc.1.is_public()))
         {
             return Ok(());
         }

@@ -370,12 +370,13 @@ impl LockHeaders<'_> {
 impl ObjectServer {
     /// The bucket's object-lock configuration (`None`: the bucket has no object lock).
     pub(super) async fn bucket_lock(&self, bucket: &str) -> Result<Option<BucketLock>> {
-        match self.store.bucket_config(bucket, CONFIG).await? {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| Error::Internal(format!("object lock configuration: {e}"))),
-        }
+        Ok(self
+            .store
+            .bucket_config_parsed(bucket, CONFIG, |b| {
+                serde_json::from_slice::<BucketLock>(b).map_err(|e| e.to_string())
+            })
+            .await?
+            .map(|l| (*l).clone()))
     }
 
     /// Stores `lock` as the bucket's configuration.

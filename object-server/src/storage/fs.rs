@@ -10,6 +10,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::config_cache::ConfigCache;
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
 use super::index::{KeyIndex, Saved};
 use super::index_store;
@@ -112,6 +113,8 @@ pub struct FsStore {
     pub(super) bucket_lock: tokio::sync::RwLock<()>,
     /// Sorted keys per bucket for listings ([`super::index`]).
     pub(super) index: Arc<KeyIndex>,
+    /// Parsed bucket configuration documents ([`super::config_cache`]).
+    pub(super) config_cache: ConfigCache,
 }
 
 impl FsStore {
@@ -167,6 +170,7 @@ impl FsStore {
             uploads: sys.join("uploads"),
             bucket_lock: tokio::sync::RwLock::new(()),
             index: Arc::new(KeyIndex::default()),
+            config_cache: ConfigCache::default(),
         }
     }
 
@@ -195,7 +199,7 @@ impl FsStore {
         let staging = self.tmp.join(random_hex(16));
         let root = self.root.clone();
         let _guard = self.bucket_lock.write().await;
-        blocking(move || {
+        let result = blocking(move || {
             if dir.exists() {
                 return Err(StorageError::BucketExists);
             }
@@ -221,7 +225,9 @@ impl FsStore {
             sync_dir(&root)?;
             Ok(())
         })
-        .await?;
+        .await;
+        self.config_cache.invalidate(bucket);
+        result?;
         self.index.created(bucket);
         Ok(())
     }
@@ -259,13 +265,15 @@ impl FsStore {
         }
         let trash = self.tmp.join(random_hex(16));
         let root = self.root.clone();
-        blocking(move || {
+        let result = blocking(move || {
             std::fs::rename(&dir, &trash)?;
             sync_dir(&root)?;
             std::fs::remove_dir_all(&trash)?;
             Ok(())
         })
-        .await?;
+        .await;
+        self.config_cache.invalidate(bucket);
+        result?;
         self.index.dropped(bucket);
         Ok(())
     }

@@ -22,6 +22,9 @@
 //! * Modes ([`perms`]): directories are created 0700 and files 0600 whatever the umask; existing
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
+//! * [`config_cache`]: parsed bucket configuration documents per bucket
+//!   ([`FsStore::bucket_config_parsed`]), invalidated by every change through the server and
+//!   re-read after a 1 s TTL; bounded in buckets.
 //! * `index`: the sorted in-memory key index that makes a listing page cost O(page + log n)
 //!   ([`FsStore::list_keys`]); built in the background at start ([`FsStore::build_indexes`])
 //!   or on a bucket's first listing, from the keys a clean shutdown saved
@@ -32,6 +35,7 @@
 //!   commit and delete shares ([`FsStore::replace_object_if_unchanged`]); [`FsStore::attach`].
 
 mod bucket_config;
+pub mod config_cache;
 pub mod file;
 mod fs;
 mod index;
