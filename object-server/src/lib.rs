@@ -18,7 +18,8 @@
 //!   every encryption question goes to [`sse::Sse`].
 //! * [`storage`] — filesystem store: hashed object file names, one file per object
 //!   (data ‖ metadata ‖ trailer), temp file + fsync + rename for every write; noncurrent
-//!   versions under `ver/`; an in-memory sorted key index per bucket for listings.
+//!   versions under `ver/`; an in-memory sorted key index per bucket for listings (saved at a clean
+//!   shutdown, built in the background at start); a per-bucket cache of parsed configuration.
 //! * [`sse`] — the encryption front door: SSE headers, KES data keys, KEK/OEK derivation and
 //!   sealing, internal metadata, DARE 2.0 streams, range arithmetic.
 //! * [`error`] — the crate error enum and its exhaustive S3 mapping.

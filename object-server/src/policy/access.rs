@@ -245,7 +245,7 @@ impl PolicyGate {
         };
         let decision = policy
             .as_ref()
-            .map_or(Decision::NotApplicable, |(_, p)| p.evaluate(&req));
+            .map_or(Decision::NotApplicable, |doc| doc.1.evaluate(&req));
         if decision == Decision::Deny {
             return Err(Error::AccessDenied);
         }
@@ -254,7 +254,8 @@ impl PolicyGate {
         }
         let pab = load_pab(&self.store, bucket).await?.unwrap_or_default();
         if decision == Decision::Allow
-            && !(pab.restrict_public_buckets && policy.as_ref().is_some_and(|(_, p)| p.is_public()))
+            && !(pab.restrict_public_buckets
+                && policy.as_ref().is_some_and(|doc| doc.1.is_public()))
         {
             return Ok(());
         }
@@ -304,12 +305,7 @@ impl PolicyGate {
     ) -> LockVisibility {
         // Only versions in a bucket with object lock carry lock state (it cannot be turned
         // off): elsewhere there is nothing to show and nothing to decide (one read).
-        if !matches!(
-            self.store
-                .bucket_config(bucket, crate::s3::object_lock::CONFIG)
-                .await,
-            Ok(Some(_))
-        ) {
+        if !crate::s3::object_lock::bucket_has_lock(&self.store, bucket).await {
             return LockVisibility::default();
         }
         if *principal != Principal::Anonymous

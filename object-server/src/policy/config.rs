@@ -2,10 +2,12 @@
 //! `policy` — the policy text exactly as the client sent it, S3 returns it verbatim — and
 //! `public-access-block`, JSON).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Policy;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::FsStore;
 
 /// Bucket configuration document names.
@@ -25,24 +27,24 @@ pub struct PublicAccessBlock {
     pub restrict_public_buckets: bool,
 }
 
-/// The stored policy text of `bucket` and its parsed form.
-pub async fn load_policy(store: &FsStore, bucket: &str) -> Result<Option<(String, Policy)>> {
-    let Some(bytes) = store.bucket_config(bucket, POLICY_DOC).await? else {
-        return Ok(None);
-    };
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::Internal(format!("bucket {bucket}: stored policy is not UTF-8")))?;
-    let policy = Policy::parse(&text, bucket)
-        .map_err(|e| Error::Internal(format!("bucket {bucket}: stored policy: {e}")))?;
-    Ok(Some((text, policy)))
+/// The stored policy text of `bucket` and its parsed form (through the bucket config cache).
+pub async fn load_policy(store: &FsStore, bucket: &str) -> Result<Option<Arc<(String, Policy)>>> {
+    Ok(store
+        .bucket_config_parsed(bucket, POLICY_DOC, |bytes| {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| "stored policy is not UTF-8".to_owned())?;
+            let policy = Policy::parse(&text, bucket).map_err(|e| format!("stored policy: {e}"))?;
+            Ok((text, policy))
+        })
+        .await?)
 }
 
-/// The Public Access Block of `bucket`, `None` when not set.
+/// The Public Access Block of `bucket`, `None` when not set (through the bucket config cache).
 pub async fn load_pab(store: &FsStore, bucket: &str) -> Result<Option<PublicAccessBlock>> {
-    match store.bucket_config(bucket, PAB_DOC).await? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("bucket {bucket}: public access block: {e}"))),
-    }
+    Ok(store
+        .bucket_config_parsed(bucket, PAB_DOC, |bytes| {
+            serde_json::from_slice::<PublicAccessBlock>(bytes).map_err(|e| e.to_string())
+        })
+        .await?
+        .map(|p| *p))
 }

@@ -192,9 +192,11 @@ fn is_public(grants: &GrantList) -> bool {
 
 async fn ownership(store: &FsStore, bucket: &str) -> Result<Option<String>> {
     Ok(store
-        .bucket_config(bucket, OWNERSHIP_DOC)
+        .bucket_config_parsed(bucket, OWNERSHIP_DOC, |b| {
+            Ok(String::from_utf8(b.to_vec()).ok())
+        })
         .await?
-        .and_then(|b| String::from_utf8(b).ok()))
+        .and_then(|o| (*o).clone()))
 }
 
 /// Refuses `grants` on `bucket` when its ownership controls or Public Access Block say so.
@@ -215,11 +217,12 @@ async fn admit(store: &FsStore, bucket: &str, grants: &GrantList) -> Result<()> 
 }
 
 async fn bucket_grants(store: &FsStore, bucket: &str) -> Result<GrantList> {
-    match store.bucket_config(bucket, BUCKET_DOC).await? {
-        None => Ok(private()),
-        Some(b) => serde_json::from_slice(&b)
-            .map_err(|e| Error::Internal(format!("bucket {bucket}: acl: {e}"))),
-    }
+    Ok(store
+        .bucket_config_parsed(bucket, BUCKET_DOC, |b| {
+            serde_json::from_slice::<GrantList>(b).map_err(|e| e.to_string())
+        })
+        .await?
+        .map_or_else(private, |g| (*g).clone()))
 }
 
 fn object_grants(internal: &BTreeMap<String, String>) -> GrantList {

@@ -4,6 +4,8 @@
 //! bucket configuration document and applied by [`crate::sse::Sse::requested`] to writes
 //! without SSE headers.
 
+use std::sync::Arc;
+
 use s3s::S3Request;
 use s3s::dto::*;
 use serde::{Deserialize, Serialize};
@@ -27,20 +29,19 @@ struct Stored {
     key_id: Option<String>,
 }
 
-async fn load(store: &FsStore, bucket: &str) -> Result<Option<Stored>> {
-    match store.bucket_config(bucket, DOC).await? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("bucket {bucket}: encryption config: {e}"))),
-    }
+async fn load(store: &FsStore, bucket: &str) -> Result<Option<Arc<Stored>>> {
+    Ok(store
+        .bucket_config_parsed(bucket, DOC, |bytes| {
+            serde_json::from_slice::<Stored>(bytes).map_err(|e| e.to_string())
+        })
+        .await?)
 }
 
 /// The default encryption of `bucket` (`NoSuchBucket` if it does not exist).
 pub(super) async fn bucket_default(store: &FsStore, bucket: &str) -> Result<Option<BucketDefault>> {
     Ok(load(store, bucket).await?.map(|s| {
         if s.algorithm == ServerSideEncryption::AWS_KMS {
-            BucketDefault::SseKms(s.key_id)
+            BucketDefault::SseKms(s.key_id.clone())
         } else {
             BucketDefault::SseS3
         }
@@ -121,8 +122,8 @@ impl ObjectServer {
             server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
                 rules: vec![ServerSideEncryptionRule {
                     apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                        kms_master_key_id: stored.key_id,
-                        sse_algorithm: ServerSideEncryption::from(stored.algorithm),
+                        kms_master_key_id: stored.key_id.clone(),
+                        sse_algorithm: ServerSideEncryption::from(stored.algorithm.clone()),
                     }),
                     bucket_key_enabled: None,
                 }],

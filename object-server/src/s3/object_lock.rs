@@ -23,6 +23,7 @@
 //! * A stored value that does not parse counts as locked for ever (fail closed).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use s3s::dto::*;
@@ -367,15 +368,30 @@ impl LockHeaders<'_> {
     }
 }
 
+/// The bucket's parsed object-lock configuration, through the per-bucket config cache.
+async fn cached_lock(
+    store: &crate::storage::FsStore,
+    bucket: &str,
+) -> std::result::Result<Option<Arc<BucketLock>>, crate::storage::StorageError> {
+    store
+        .bucket_config_parsed(bucket, CONFIG, |b| {
+            serde_json::from_slice::<BucketLock>(b).map_err(|e| e.to_string())
+        })
+        .await
+}
+
+/// Whether `bucket` has object lock (`false` also when it cannot be read: the caller then
+/// shows no lock state, and the request itself reports the bucket's error).
+pub(crate) async fn bucket_has_lock(store: &crate::storage::FsStore, bucket: &str) -> bool {
+    matches!(cached_lock(store, bucket).await, Ok(Some(_)))
+}
+
 impl ObjectServer {
     /// The bucket's object-lock configuration (`None`: the bucket has no object lock).
     pub(super) async fn bucket_lock(&self, bucket: &str) -> Result<Option<BucketLock>> {
-        match self.store.bucket_config(bucket, CONFIG).await? {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| Error::Internal(format!("object lock configuration: {e}"))),
-        }
+        Ok(cached_lock(&self.store, bucket)
+            .await?
+            .map(|l| (*l).clone()))
     }
 
     /// Stores `lock` as the bucket's configuration.

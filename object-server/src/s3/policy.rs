@@ -42,10 +42,12 @@ impl ObjectServer {
         &self,
         req: S3Request<GetBucketPolicyInput>,
     ) -> Result<GetBucketPolicyOutput> {
-        let (text, _) = load_policy(&self.store, &req.input.bucket)
+        let doc = load_policy(&self.store, &req.input.bucket)
             .await?
             .ok_or(Error::NoSuchBucketPolicy)?;
-        Ok(GetBucketPolicyOutput { policy: Some(text) })
+        Ok(GetBucketPolicyOutput {
+            policy: Some(doc.0.clone()),
+        })
     }
 
     pub(super) async fn do_delete_bucket_policy(
@@ -63,9 +65,10 @@ impl ObjectServer {
         &self,
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> Result<GetBucketPolicyStatusOutput> {
-        let (_, policy) = load_policy(&self.store, &req.input.bucket)
+        let doc = load_policy(&self.store, &req.input.bucket)
             .await?
             .ok_or(Error::NoSuchBucketPolicy)?;
+        let policy = &doc.1;
         Ok(GetBucketPolicyStatusOutput {
             policy_status: Some(PolicyStatus {
                 is_public: Some(policy.is_public()),

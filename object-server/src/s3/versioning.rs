@@ -66,10 +66,15 @@ impl ObjectServer {
     /// The versioning state of `bucket`.
     pub(super) async fn versioning(&self, bucket: &str) -> Result<Versioning> {
         Ok(
-            match self.store.bucket_config(bucket, CONFIG).await?.as_deref() {
+            match self
+                .store
+                .bucket_config_parsed(bucket, CONFIG, |b| Ok(b == b"Enabled"))
+                .await?
+                .as_deref()
+            {
                 None => Versioning::Unversioned,
-                Some(b"Enabled") => Versioning::Enabled,
-                Some(_) => Versioning::Suspended,
+                Some(true) => Versioning::Enabled,
+                Some(false) => Versioning::Suspended,
             },
         )
     }

@@ -104,6 +104,8 @@ pub struct Bound {
     addr: SocketAddr,
     limits: Limits,
     host_id: Arc<str>,
+    /// The store, for the key-index build at start and its save at shutdown.
+    store: Arc<FsStore>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -145,7 +147,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
     ));
     let sse = Sse::new(kms, acceptor.is_some(), config.kms.auto_encryption);
     let gate = crate::policy::PolicyGate::new(store.clone(), acceptor.is_some());
-    let objects = ObjectServer::new(store, sse);
+    let objects = ObjectServer::new(store.clone(), sse);
     let sweeper = objects.clone();
     let post = Arc::new(post::PostUploads::new(
         objects.clone(),
@@ -190,6 +192,7 @@ pub async fn bind(config: Config) -> Result<Bound, ServerError> {
         addr,
         limits: config.limits,
         host_id: Arc::from(reply::host_id()),
+        store,
     })
 }
 
@@ -227,6 +230,8 @@ impl Bound {
         let mut warned_global: Option<Instant> = None;
         let mut warned_client: Option<Instant> = None;
         tokio::pin!(shutdown);
+        let store = self.store.clone();
+        let index_build = tokio::spawn(async move { store.build_indexes().await });
         loop {
             let permit = match limiter.try_global() {
                 Some(p) => p,
@@ -295,6 +300,13 @@ impl Bound {
             .is_err()
         {
             tracing::warn!("graceful shutdown timed out; dropping open connections");
+        }
+        index_build.abort();
+        match self.store.save_indexes().await {
+            Ok(n) => tracing::info!(buckets = n, "key indexes saved"),
+            Err(e) => {
+                tracing::warn!(error = %e, "saving the key indexes failed: the next start scans")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Per-bucket configuration documents (e.g. the default encryption): small opaque byte blobs
 //! stored as `<data>/<bucket>/.config-<name>`, written temp + fsync + rename like objects, and
-//! removed with their bucket.
+//! removed with their bucket. Request paths read them through the cache
+//! ([`FsStore::bucket_config_parsed`], `config_cache`), which every change here invalidates.
 
 use std::io::ErrorKind;
 
@@ -30,7 +31,7 @@ impl FsStore {
         let staging = self.tmp.join(random_hex(16));
         let _guard = self.bucket_lock.read().await;
         self.head_bucket(bucket).await?;
-        blocking(move || {
+        let result = blocking(move || {
             match value {
                 Some(bytes) => {
                     perms::write_synced(&staging, &bytes)?;
@@ -48,7 +49,9 @@ impl FsStore {
             sync_dir(&dir)?;
             Ok(())
         })
-        .await
+        .await;
+        self.config_cache.invalidate(bucket);
+        result
     }
 
     /// Bucket configuration document `name`, `None` when not set.

@@ -10,8 +10,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::config_cache::ConfigCache;
 use super::file::{self, FORMAT, ObjectMeta, PartFileMeta, UploadMeta};
-use super::index::KeyIndex;
+use super::index::{KeyIndex, Saved};
+use super::index_store;
 use super::{StorageError, TempFile, perms, replace};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -103,7 +105,7 @@ pub struct UploadHandle {
 /// The filesystem store. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct FsStore {
-    root: PathBuf,
+    pub(super) root: PathBuf,
     pub(super) tmp: PathBuf,
     uploads: PathBuf,
     /// Object commits take it shared; bucket creation/deletion exclusively, so an object can
@@ -111,18 +113,24 @@ pub struct FsStore {
     pub(super) bucket_lock: tokio::sync::RwLock<()>,
     /// Sorted keys per bucket for listings ([`super::index`]).
     pub(super) index: Arc<KeyIndex>,
+    /// Parsed bucket configuration documents ([`super::config_cache`]).
+    pub(super) config_cache: ConfigCache,
 }
 
 impl FsStore {
     /// Opens (creating if needed, mode 0700) a store rooted at `root`, removes leftover temp
-    /// files, and warns about each of its directories open to group or others.
+    /// files, and warns about each of its directories open to group or others. Takes the
+    /// clean-shutdown marker of the saved key indexes (`index_store`): they are loaded only if
+    /// it was there, and a crash from now on leaves none.
     pub async fn open(root: &Path) -> Result<Self> {
         let root = root.to_path_buf();
         let sys = root.join(SYS_DIR);
         let tmp = sys.join("tmp");
         let uploads = sys.join("uploads");
+        let saved_dir = sys.join("index");
         let (r, s, t, u) = (root.clone(), sys, tmp, uploads);
-        blocking(move || {
+        let d = saved_dir.clone();
+        let trusted = blocking(move || {
             perms::create_dir_all(&r)?;
             if t.exists() {
                 std::fs::remove_dir_all(&t)?;
@@ -142,10 +150,15 @@ impl FsStore {
                     dir.display()
                 );
             }
-            Ok(())
+            Ok(index_store::take_clean(&d)?)
         })
         .await?;
-        Ok(Self::layout(&root))
+        let mut store = Self::layout(&root);
+        store.index = Arc::new(KeyIndex::persisted(Saved {
+            dir: saved_dir,
+            trusted,
+        }));
+        Ok(store)
     }
 
     /// The store rooted at `root` (no I/O).
@@ -157,6 +170,7 @@ impl FsStore {
             uploads: sys.join("uploads"),
             bucket_lock: tokio::sync::RwLock::new(()),
             index: Arc::new(KeyIndex::default()),
+            config_cache: ConfigCache::default(),
         }
     }
 
@@ -185,7 +199,7 @@ impl FsStore {
         let staging = self.tmp.join(random_hex(16));
         let root = self.root.clone();
         let _guard = self.bucket_lock.write().await;
-        blocking(move || {
+        let result = blocking(move || {
             if dir.exists() {
                 return Err(StorageError::BucketExists);
             }
@@ -211,7 +225,9 @@ impl FsStore {
             sync_dir(&root)?;
             Ok(())
         })
-        .await?;
+        .await;
+        self.config_cache.invalidate(bucket);
+        result?;
         self.index.created(bucket);
         Ok(())
     }
@@ -249,13 +265,15 @@ impl FsStore {
         }
         let trash = self.tmp.join(random_hex(16));
         let root = self.root.clone();
-        blocking(move || {
+        let result = blocking(move || {
             std::fs::rename(&dir, &trash)?;
             sync_dir(&root)?;
             std::fs::remove_dir_all(&trash)?;
             Ok(())
         })
-        .await?;
+        .await;
+        self.config_cache.invalidate(bucket);
+        result?;
         self.index.dropped(bucket);
         Ok(())
     }

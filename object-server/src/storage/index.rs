@@ -3,9 +3,12 @@
 //! reads only the files it returns — O(page size + log n) instead of reading the whole bucket.
 //!
 //! * The filesystem stays the only source of truth: the index is built from a bucket's `obj/`
-//!   directory on its first listing after start (one full scan per bucket and process) and is
-//!   then kept up to date by every commit and delete of this process. Nothing is persisted, so
-//!   a crash can never leave it inconsistent with the files.
+//!   directory once per bucket and process — by the background build the server starts
+//!   ([`FsStore::build_indexes`]) or by the bucket's first listing, whichever comes first — and
+//!   is then kept up to date by every commit and delete of this process.
+//! * A clean shutdown saves every built index ([`FsStore::save_indexes`], format and trust
+//!   rules in `index_store`); the build then loads the saved keys instead of scanning, unless
+//!   the server crashed since or the bucket's `obj/` directory changed since the save.
 //! * Updates happen after the filesystem change: a commit inserts its key; a delete removes it
 //!   only if, checked under the index lock, the key's file no longer exists (so a concurrent
 //!   PUT that won the race is never dropped). Keys committed or deleted while a build scans
@@ -23,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::file::{self, ObjectMeta};
 use super::fs::blocking;
+use super::index_store::{self, DirStamp};
 use super::{FsStore, StorageError};
 
 /// One bucket's keys.
@@ -31,6 +35,17 @@ struct BucketKeys {
     keys: BTreeSet<String>,
     /// `Some` while a build scans the directory: keys changed meanwhile, re-checked at the end.
     building: Option<HashSet<String>>,
+    /// Tells this entry from an earlier one of a deleted bucket of the same name.
+    generation: u64,
+}
+
+/// Where saved indexes live and whether they may be loaded.
+#[derive(Debug)]
+pub(super) struct Saved {
+    /// `<data>/.objsrv/index`.
+    pub(super) dir: std::path::PathBuf,
+    /// The previous run shut down cleanly (its marker was found at start).
+    pub(super) trusted: bool,
 }
 
 /// The in-memory key index of all buckets (see the module docs).
@@ -38,6 +53,9 @@ struct BucketKeys {
 pub(super) struct KeyIndex {
     buckets: Mutex<HashMap<String, BucketKeys>>,
     built: Condvar,
+    generations: std::sync::atomic::AtomicU64,
+    /// `None` for a store opened without persistence (tools, tests of the layout).
+    saved: Option<Saved>,
 }
 
 fn file_exists(obj_dir: &Path, key: &str) -> bool {
@@ -98,9 +116,29 @@ impl KeyIndex {
         }
     }
 
+    /// An empty index that loads and saves under `saved`.
+    pub(super) fn persisted(saved: Saved) -> Self {
+        Self {
+            saved: Some(saved),
+            ..Self::default()
+        }
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A new, empty bucket: its index is complete from the start.
     pub(super) fn created(&self, bucket: &str) {
-        self.lock().insert(bucket.to_owned(), BucketKeys::default());
+        let generation = self.next_generation();
+        self.lock().insert(
+            bucket.to_owned(),
+            BucketKeys {
+                generation,
+                ..BucketKeys::default()
+            },
+        );
     }
 
     /// The bucket is gone.
@@ -108,9 +146,10 @@ impl KeyIndex {
         self.lock().remove(bucket);
     }
 
-    /// Builds `bucket`'s index from `obj_dir` unless it is built (waits for a build in
-    /// progress). Blocking.
+    /// Builds `bucket`'s index — from its saved keys when they may be trusted, else by a scan
+    /// of `obj_dir` — unless it is built (waits for a build in progress). Blocking.
     pub(super) fn ensure(&self, bucket: &str, obj_dir: &Path) -> Result<(), StorageError> {
+        let generation = self.next_generation();
         {
             let mut map = self.lock();
             loop {
@@ -125,6 +164,7 @@ impl KeyIndex {
                             BucketKeys {
                                 keys: BTreeSet::new(),
                                 building: Some(HashSet::new()),
+                                generation,
                             },
                         );
                         break;
@@ -132,11 +172,30 @@ impl KeyIndex {
                 }
             }
         }
-        let scanned = scan(obj_dir);
+        let loaded = self
+            .saved
+            .as_ref()
+            .filter(|s| s.trusted)
+            .and_then(|s| index_store::load(&s.dir, bucket, obj_dir));
+        let started = std::time::Instant::now();
+        let from_saved = loaded.is_some();
+        let scanned = match loaded {
+            Some(keys) => Ok(keys),
+            None => scan(obj_dir),
+        };
+        if let Ok(keys) = &scanned {
+            tracing::info!(
+                bucket,
+                keys = keys.len(),
+                source = if from_saved { "saved" } else { "scan" },
+                ms = started.elapsed().as_millis(),
+                "key index built"
+            );
+        }
         let mut map = self.lock();
         match scanned {
             Ok(keys) => {
-                if let Some(b) = map.get_mut(bucket) {
+                if let Some(b) = map.get_mut(bucket).filter(|b| b.generation == generation) {
                     let touched = b.building.take().unwrap_or_default();
                     b.keys = keys;
                     for key in touched {
@@ -152,7 +211,9 @@ impl KeyIndex {
                 Ok(())
             }
             Err(e) => {
-                map.remove(bucket);
+                if map.get(bucket).is_some_and(|b| b.generation == generation) {
+                    map.remove(bucket);
+                }
                 drop(map);
                 self.built.notify_all();
                 Err(e)
@@ -209,9 +270,64 @@ impl KeyIndex {
         }
         out
     }
+
+    /// Saves every built index under `root/<bucket>/obj` (blocking; the caller holds off
+    /// writers), removes other saved files, then writes the clean-shutdown marker.
+    fn save_all(&self, root: &Path, tmp: &Path) -> Result<usize, StorageError> {
+        let Some(saved) = &self.saved else {
+            return Ok(0);
+        };
+        let map = self.lock();
+        let mut names = Vec::new();
+        let mut stamps = Vec::new();
+        for (bucket, b) in map.iter().filter(|(_, b)| b.building.is_none()) {
+            let Ok(stamp) = DirStamp::of(&root.join(bucket).join("obj")) else {
+                continue;
+            };
+            index_store::save(&saved.dir, tmp, bucket, stamp, &b.keys)?;
+            names.push(bucket.clone());
+            stamps.push(stamp);
+        }
+        drop(map);
+        index_store::remove_others(&saved.dir, &names)?;
+        index_store::mark_clean(&saved.dir, tmp, &stamps)?;
+        Ok(names.len())
+    }
 }
 
 impl FsStore {
+    /// Builds the key index of every bucket (loading saved ones where trusted), one bucket
+    /// after the other; listings of a bucket whose build is running wait for it. Failures are
+    /// logged (the bucket's first listing retries).
+    pub async fn build_indexes(&self) {
+        let buckets = match self.list_buckets().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "key index build: cannot list buckets");
+                return;
+            }
+        };
+        for b in buckets {
+            let Ok(dir) = self.bucket_dir(&b.name) else {
+                continue;
+            };
+            let index = self.index.clone();
+            let name = b.name.clone();
+            if let Err(e) = blocking(move || index.ensure(&name, &dir.join("obj"))).await {
+                tracing::warn!(bucket = %b.name, error = %e, "key index build failed");
+            }
+        }
+    }
+
+    /// Saves the built key indexes and marks the shutdown clean (see `index_store`); call
+    /// after the last request. Holds off object writes while it runs. Returns how many
+    /// buckets were saved.
+    pub async fn save_indexes(&self) -> Result<usize, StorageError> {
+        let _guard = self.bucket_lock.write().await;
+        let (index, root, tmp) = (self.index.clone(), self.root.clone(), self.tmp.clone());
+        blocking(move || index.save_all(&root, &tmp)).await
+    }
+
     /// Up to `limit` keys of `bucket` starting with `prefix`, in UTF-8 byte order, from `from`
     /// on; with a `delimiter` each common prefix yields only its first key (see
     /// [`KeyIndex::keys`]). Keys of delete markers are included. The first call for a bucket

@@ -22,8 +22,13 @@
 //! * Modes ([`perms`]): directories are created 0700 and files 0600 whatever the umask; existing
 //!   directories open to group or others are reported at start-up, never chmod-ed.
 //! * [`TempFile`] ([`temp`]): a write in progress, removed unless committed.
+//! * [`config_cache`]: parsed bucket configuration documents per bucket
+//!   ([`FsStore::bucket_config_parsed`]), invalidated by every change through the server and
+//!   re-read after a 1 s TTL; bounded in buckets.
 //! * `index`: the sorted in-memory key index that makes a listing page cost O(page + log n)
-//!   ([`FsStore::list_keys`]); rebuilt from `obj/` on a bucket's first listing after start.
+//!   ([`FsStore::list_keys`]); built in the background at start ([`FsStore::build_indexes`])
+//!   or on a bucket's first listing, from the keys a clean shutdown saved
+//!   ([`FsStore::save_indexes`], `index_store`: `<data>/.objsrv/index/`) or by a scan of `obj/`.
 //! * [`versions`]: S3 versioning — `<data>/<bucket>/ver/<sha256(key) hex>/<seq>-<version id>`
 //!   holds noncurrent versions; `obj/` keeps the current one (object or delete marker).
 //! * `replace`: compare-and-replace of an object file under a directory `flock` that every
@@ -32,10 +37,12 @@
 //!   ([`FsStore::expire_object`], [`FsStore::expire_with_marker`], …).
 
 mod bucket_config;
+pub mod config_cache;
 mod expire;
 pub mod file;
 mod fs;
 mod index;
+mod index_store;
 pub mod perms;
 mod replace;
 mod temp;

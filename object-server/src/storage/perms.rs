@@ -41,6 +41,16 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Creates (or truncates) `path` with [`FILE_MODE`] for writing.
+pub fn create_file(path: &Path) -> io::Result<std::fs::File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
 /// Options creating a new file (never an existing one) with [`FILE_MODE`].
 pub fn create_new_options() -> tokio::fs::OpenOptions {
     let mut o = tokio::fs::OpenOptions::new();
