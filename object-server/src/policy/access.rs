@@ -109,6 +109,39 @@ fn resource(bucket: &str, key: Option<&str>) -> String {
     }
 }
 
+/// The global condition keys every request has, whatever its transport: `aws:SecureTransport`,
+/// `aws:SourceIp` (an IPv4-mapped IPv6 peer as IPv4), `aws:EpochTime`, `aws:PrincipalType`.
+pub(crate) fn base_keys(tls: bool, peer: Option<ClientAddr>, principal: &Principal) -> Keys {
+    let mut keys: Keys = HashMap::new();
+    let mut set = |k: &str, v: String| {
+        keys.insert(k.to_owned(), vec![v]);
+    };
+    set("aws:securetransport", tls.to_string());
+    if let Some(ClientAddr(peer)) = peer {
+        let ip = match peer.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        set("aws:sourceip", ip.to_string());
+    }
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    set("aws:epochtime", epoch.to_string());
+    set(
+        "aws:principaltype",
+        match principal {
+            Principal::Anonymous => "Anonymous",
+            Principal::Root { .. } => "Account",
+        }
+        .to_owned(),
+    );
+    keys
+}
+
 impl PolicyGate {
     /// A gate over `store`; `tls` is `aws:SecureTransport`.
     pub fn new(store: Arc<FsStore>, tls: bool) -> Self {
@@ -124,33 +157,11 @@ impl PolicyGate {
         bucket: &str,
         key: Option<&str>,
     ) -> Keys {
-        let mut keys: Keys = HashMap::new();
+        let peer = cx.extensions_mut().get::<ClientAddr>().copied();
+        let mut keys = base_keys(self.tls, peer, principal);
         let mut set = |k: &str, v: String| {
             keys.insert(k.to_owned(), vec![v]);
         };
-        set("aws:securetransport", self.tls.to_string());
-        if let Some(ClientAddr(peer)) = cx.extensions_mut().get::<ClientAddr>() {
-            let ip = match peer.ip() {
-                std::net::IpAddr::V6(v6) => v6
-                    .to_ipv4_mapped()
-                    .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-                v4 => v4,
-            };
-            set("aws:sourceip", ip.to_string());
-        }
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        set("aws:epochtime", epoch.to_string());
-        set(
-            "aws:principaltype",
-            match principal {
-                Principal::Anonymous => "Anonymous",
-                Principal::Root { .. } => "Account",
-            }
-            .to_owned(),
-        );
         let headers = cx.headers();
         for (header, name) in [
             ("referer", "aws:referer"),

@@ -65,8 +65,8 @@ mod versioning;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use s3s::dto::*;
 use s3s::S3Response;
+use s3s::dto::*;
 
 use crate::error::{Error, Result};
 use crate::sse::range::StreamLayout;

@@ -320,30 +320,11 @@ impl PostUploads {
         headers: &HeaderMap,
         peer: Option<ClientAddr>,
     ) -> Keys {
-        let mut keys = Keys::new();
+        let mut keys = crate::policy::access::base_keys(self.tls, peer, principal);
         let mut set = |k: &str, v: String| {
             keys.insert(k.to_owned(), vec![v]);
         };
-        set("aws:securetransport", self.tls.to_string());
-        if let Some(ClientAddr(peer)) = peer {
-            let ip = match peer.ip() {
-                std::net::IpAddr::V6(v6) => v6
-                    .to_ipv4_mapped()
-                    .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-                v4 => v4,
-            };
-            set("aws:sourceip", ip.to_string());
-        }
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        set("aws:epochtime", epoch.to_string());
         let anonymous = *principal == Principal::Anonymous;
-        set(
-            "aws:principaltype",
-            if anonymous { "Anonymous" } else { "Account" }.to_owned(),
-        );
         if !anonymous {
             set("s3:authtype", "POST".to_owned());
             set("s3:signatureversion", "AWS4-HMAC-SHA256".to_owned());
