@@ -109,6 +109,22 @@ fn resource(bucket: &str, key: Option<&str>) -> String {
     }
 }
 
+/// The SSE request headers (or POST form fields) and the condition keys they set.
+pub(crate) const SSE_KEYS: [(&str, &str); 3] = [
+    (
+        "x-amz-server-side-encryption",
+        "s3:x-amz-server-side-encryption",
+    ),
+    (
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    (
+        "x-amz-server-side-encryption-customer-algorithm",
+        "s3:x-amz-server-side-encryption-customer-algorithm",
+    ),
+];
+
 /// The global condition keys every request has, whatever its transport: `aws:SecureTransport`,
 /// `aws:SourceIp` (an IPv4-mapped IPv6 peer as IPv4), `aws:EpochTime`, `aws:PrincipalType`.
 pub(crate) fn base_keys(tls: bool, peer: Option<ClientAddr>, principal: &Principal) -> Keys {
@@ -166,18 +182,9 @@ impl PolicyGate {
         for (header, name) in [
             ("referer", "aws:referer"),
             ("user-agent", "aws:useragent"),
-            (
-                "x-amz-server-side-encryption",
-                "s3:x-amz-server-side-encryption",
-            ),
-            (
-                "x-amz-server-side-encryption-aws-kms-key-id",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            ),
-            (
-                "x-amz-server-side-encryption-customer-algorithm",
-                "s3:x-amz-server-side-encryption-customer-algorithm",
-            ),
+            SSE_KEYS[0],
+            SSE_KEYS[1],
+            SSE_KEYS[2],
             ("x-amz-acl", "s3:x-amz-acl"),
             ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
             ("x-amz-copy-source", "s3:x-amz-copy-source"),

@@ -334,19 +334,11 @@ impl PostUploads {
                 set(name, v.to_owned());
             }
         }
+        let sse = crate::policy::access::SSE_KEYS;
         for (field, name) in [
-            (
-                "x-amz-server-side-encryption",
-                "s3:x-amz-server-side-encryption",
-            ),
-            (
-                "x-amz-server-side-encryption-aws-kms-key-id",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            ),
-            (
-                "x-amz-server-side-encryption-customer-algorithm",
-                "s3:x-amz-server-side-encryption-customer-algorithm",
-            ),
+            sse[0],
+            sse[1],
+            sse[2],
             ("acl", "s3:x-amz-acl"),
             ("x-amz-storage-class", "s3:x-amz-storage-class"),
         ] {
