@@ -265,13 +265,7 @@ impl ObjectServer {
             body: Some(body.into_blob()),
             tag_count: super::tagging::count(&setup.handle.meta)
         });
-        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
-        super::gate_facts::LockVisibility::filter(
-            &extensions,
-            &mut resp.output.object_lock_mode,
-            &mut resp.output.object_lock_retain_until_date,
-            &mut resp.output.object_lock_legal_hold_status,
-        );
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta, &extensions);
         Ok(resp)
     }
 
@@ -289,13 +283,7 @@ impl ObjectServer {
             .setup_read(&headers, read_request!(input, false))
             .await?;
         let mut resp = object_output!(HeadObjectOutput, setup, {});
-        super::object_lock::set_lock!(resp.output, &setup.handle.meta);
-        super::gate_facts::LockVisibility::filter(
-            &extensions,
-            &mut resp.output.object_lock_mode,
-            &mut resp.output.object_lock_retain_until_date,
-            &mut resp.output.object_lock_legal_hold_status,
-        );
+        super::object_lock::set_lock!(resp.output, &setup.handle.meta, &extensions);
         super::tagging::count_header(&mut resp.headers, &setup.handle.meta);
         Ok(resp)
     }

@@ -321,9 +321,10 @@ pub(super) fn future_date(ts: &Timestamp, now: OffsetDateTime) -> Result<OffsetD
     Ok(until)
 }
 
-/// Sets the `x-amz-object-lock-*` response fields of a GET or HEAD output from `$meta`.
+/// Sets the `x-amz-object-lock-*` response fields of a GET or HEAD output from `$meta`, keeping
+/// only those the policy gate let the caller see (`$extensions`).
 macro_rules! set_lock {
-    ($out:expr, $meta:expr) => {{
+    ($out:expr, $meta:expr, $extensions:expr) => {{
         let state = super::object_lock::LockState::of($meta);
         if let Some(r) = state.retention {
             $out.object_lock_mode = Some(ObjectLockMode::from_static(r.mode.as_str()));
@@ -337,6 +338,13 @@ macro_rules! set_lock {
                     ObjectLockLegalHoldStatus::OFF
                 }));
         }
+        // Only what the caller may see (s3:GetObjectRetention / s3:GetObjectLegalHold).
+        super::gate_facts::LockVisibility::filter(
+            $extensions,
+            &mut $out.object_lock_mode,
+            &mut $out.object_lock_retain_until_date,
+            &mut $out.object_lock_legal_hold_status,
+        );
     }};
 }
 pub(super) use set_lock;
