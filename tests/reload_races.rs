@@ -22,9 +22,9 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;
+mod lc;
 mod ops;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,73 +32,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use client::ApiKey;
+use lc::Kes;
 use ops::{eventually, reqwest_trusting, write_atomic};
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt as _;
-
-/// The real server as a child process, its stdout and stderr collected.
-struct Kes {
-    child: tokio::process::Child,
-    addr: SocketAddr,
-    output: Arc<std::sync::Mutex<String>>,
-}
-
-impl Kes {
-    async fn spawn(config: &std::path::Path) -> Kes {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kes"))
-            .args(["server", "--config"])
-            .arg(config)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let output = Arc::new(std::sync::Mutex::new(String::new()));
-        let pipes: [Box<dyn tokio::io::AsyncRead + Unpin + Send>; 2] = [
-            Box::new(child.stdout.take().unwrap()),
-            Box::new(child.stderr.take().unwrap()),
-        ];
-        for mut pipe in pipes {
-            let sink = output.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buf).await {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    // Into the suite's output too, for the secrets scan of scripts/test.sh.
-                    eprint!("{text}");
-                    sink.lock().unwrap().push_str(&text);
-                }
-            });
-        }
-        let mut addr = None;
-        eventually("the Endpoint line", Duration::from_secs(30), || {
-            addr = output.lock().unwrap().lines().find_map(|l| {
-                l.strip_prefix("Endpoint     https://")
-                    .and_then(|a| a.trim().parse().ok())
-            });
-            async move { addr.is_some() }
-        })
-        .await;
-        Kes {
-            child,
-            addr: addr.unwrap(),
-            output,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{}", self.addr, path)
-    }
-
-    fn reloads(&self) -> usize {
-        self.output
-            .lock()
-            .unwrap()
-            .matches("configuration reloaded")
-            .count()
-    }
-}
 
 fn sighup(pid: u32) {
     let st = std::process::Command::new("kill")
@@ -289,7 +225,7 @@ async fn concurrent_sighups_never_serve_a_half_applied_config() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "A allows generate");
-    let out = kes.output.lock().unwrap().clone();
+    let out = kes.output();
     assert!(!out.contains("panicked"), "{out}");
     eprintln!(
         "reload race: {} reloads, views A={} B={}, generate allowed {}, decrypt allowed {}",

@@ -189,9 +189,10 @@ impl Kes {
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
                 while let Ok(n @ 1..) = pipe.read(&mut buf).await {
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    // Into the suite's output too, for the secrets scan of scripts/test.sh.
+                    eprint!("{text}");
+                    sink.lock().unwrap().push_str(&text);
                 }
             });
         }
@@ -217,5 +218,14 @@ impl Kes {
 
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
+    }
+
+    /// How many SIGHUP reloads the server has logged so far.
+    pub fn reloads(&self) -> usize {
+        self.output
+            .lock()
+            .unwrap()
+            .matches("configuration reloaded")
+            .count()
     }
 }
