@@ -238,3 +238,40 @@ check("copy with ACL", anon.get_object(Bucket="acl", Key="copy")["Body"].read() 
     ]));
     assert_eq!(std::fs::read(&out).unwrap(), b"C");
 }
+
+/// An SSE-C key rotation (a copy of an object onto itself under a new customer key) takes its
+/// tags and ACL from the request like any copy: a public-read object copied with the default
+/// (private) ACL is no longer readable anonymously, and `TaggingDirective=REPLACE` replaces the
+/// tags. Both are readable only with the new key afterwards.
+#[test]
+fn sse_c_key_rotation_takes_tags_and_acl_from_the_request() {
+    let env = Env::new(true);
+    run(
+        &env,
+        r#"
+OLD = b"0123456789abcdef0123456789abcdef"
+NEW = b"fedcba9876543210fedcba9876543210"
+s3.create_bucket(Bucket="rot")
+s3.put_public_access_block(Bucket="rot", PublicAccessBlockConfiguration={
+    "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+s3.put_object(Bucket="rot", Key="o", Body=b"data", ACL="public-read", Tagging="a=1",
+              SSECustomerAlgorithm="AES256", SSECustomerKey=OLD)
+def public():
+    try:
+        anon.head_object(Bucket="rot", Key="o")
+        return True
+    except ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"] != 403
+check("public-read before", public())
+s3.copy_object(Bucket="rot", Key="o", CopySource={"Bucket": "rot", "Key": "o"},
+               CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=OLD,
+               SSECustomerAlgorithm="AES256", SSECustomerKey=NEW,
+               TaggingDirective="REPLACE", Tagging="b=2")
+check("private after the rotation", not public())
+tags = s3.get_object_tagging(Bucket="rot", Key="o")["TagSet"]
+check("tags replaced", tags == [{"Key": "b", "Value": "2"}], tags)
+check("readable with the new key", s3.get_object(Bucket="rot", Key="o", SSECustomerAlgorithm="AES256", SSECustomerKey=NEW)["Body"].read() == b"data")
+expect_error("AccessDenied", 403, s3.get_object, Bucket="rot", Key="o", SSECustomerAlgorithm="AES256", SSECustomerKey=OLD)
+"#,
+    );
+}

@@ -183,9 +183,22 @@ impl ObjectServer {
             meta.stored_size = src.meta.stored_size;
             meta.etag = src.meta.etag.clone();
             meta.parts = src.meta.parts.clone();
-            meta.internal = src.meta.internal.clone();
+            // The source's sealing entries, with this request's tags, ACL and lock (never the
+            // source's: a copy takes them from the request, as any other copy does).
+            let fresh = std::mem::replace(&mut meta.internal, src.meta.internal.clone());
+            for entry in [
+                super::tagging::META_TAGS,
+                super::acl::META_ACL,
+                super::object_lock::META_MODE,
+                super::object_lock::META_UNTIL,
+                super::object_lock::META_HOLD,
+            ] {
+                match fresh.get(entry) {
+                    Some(v) => meta.internal.insert(entry.to_owned(), v.clone()),
+                    None => meta.internal.remove(entry),
+                };
+            }
             resealed.write_metadata(&mut meta.internal, !src.meta.parts.is_empty());
-            lock.store(&mut meta.internal);
             let mut temp = self.store.temp_file().await?;
             io::copy_raw(&mut temp, src.file.clone(), 0, src.data_len).await?;
             temp.finish(&meta).await?;
