@@ -204,6 +204,10 @@ r = s3.delete_objects(Bucket="ver", Delete={"Objects": [{"Key": "c"}], "Quiet": 
 check("quiet still reports denials", [e["Code"] for e in r["Errors"]] == ["AccessDenied"] and not r.get("Deleted"), r)
 s3.delete_bucket_policy(Bucket="ver")
 expect_error("AccessDenied", 403, anon.delete_objects, Bucket="no-such-bucket", Delete={"Objects": [{"Key": "a"}]})
+# More than S3's 1000 entries is refused before any entry is checked, for anyone
+many = {"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
+expect_error("MalformedXML", 400, s3.delete_objects, Bucket="ver", Delete=many)
+expect_error("MalformedXML", 400, anon.delete_objects, Bucket="ver", Delete=many)
 
 # object-lock headers on GET/HEAD only with s3:GetObjectRetention / s3:GetObjectLegalHold
 import datetime

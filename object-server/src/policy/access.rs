@@ -436,7 +436,13 @@ impl S3Access for PolicyGate {
         if principal == Principal::Anonymous && self.store.head_bucket(&bucket).await.is_err() {
             return Err(denied());
         }
+        // S3's bound, before any per-entry work (the body may list far more).
+        if req.input.delete.objects.len() > crate::s3::MAX_DELETE_OBJECTS {
+            return Err(to_s3(Error::MalformedXml));
+        }
         let mut refused = DeniedKeys::default();
+        let bypass = BypassGrant::requested(&req.headers);
+        let mut granted = Vec::new();
         for obj in &req.input.delete.objects {
             let version = obj.version_id.as_deref();
             let action = if version.is_some() {
@@ -456,18 +462,17 @@ impl S3Access for PolicyGate {
                 Err(Error::AccessDenied) => refused.deny(&obj.key, version),
                 Err(e) => return Err(to_s3(e)),
             }
+            // The bypass is judged with the entry's own keys (its `s3:versionid`).
+            if bypass
+                && self
+                    .bypass_allowed(&principal, &bucket, &obj.key, &entry_keys)
+                    .await
+            {
+                granted.push(obj.key.clone());
+            }
         }
         req.extensions.insert(refused);
-        if BypassGrant::requested(&req.headers) {
-            let mut granted = Vec::new();
-            for obj in &req.input.delete.objects {
-                if self
-                    .bypass_allowed(&principal, &bucket, &obj.key, &keys)
-                    .await
-                {
-                    granted.push(obj.key.clone());
-                }
-            }
+        if bypass {
             req.extensions.insert(BypassGrant::new(granted));
         }
         Ok(())

@@ -77,6 +77,8 @@ use crate::storage::{FsStore, ObjectMeta};
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Smallest non-final multipart part (5 MiB).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Most keys one DeleteObjects request may name, as S3 (more: `400 MalformedXML`).
+pub const MAX_DELETE_OBJECTS: usize = 1000;
 /// Largest total user metadata (names + values), as AWS.
 pub const MAX_USER_METADATA: usize = 2048;
 

@@ -221,7 +221,7 @@ impl ObjectServer {
     ) -> Result<DeleteObjectsOutput> {
         let ext = req.extensions;
         let input = req.input;
-        if input.delete.objects.len() > 1000 {
+        if input.delete.objects.len() > super::MAX_DELETE_OBJECTS {
             return Err(Error::MalformedXml);
         }
         self.store.head_bucket(&input.bucket).await?;
