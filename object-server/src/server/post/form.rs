@@ -31,7 +31,7 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
-    /// The value of field `name` (lower case); the first one when repeated.
+    /// The value of field `name` (lower case); a form never repeats a field.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name)
     }
@@ -186,7 +186,13 @@ impl Form {
             let _ = self.buf.split_to(delim.len());
             let value = String::from_utf8(value.to_vec()).map_err(|_| malformed())?;
             used += part.name.len() + value.len();
-            out.fields.0.push((part.name.to_ascii_lowercase(), value));
+            let name = part.name.to_ascii_lowercase();
+            // A repeated field is refused: the policy would be checked against one value
+            // while another is stored.
+            if out.fields.get(&name).is_some() {
+                return Err(malformed());
+            }
+            out.fields.0.push((name, value));
         }
     }
 

@@ -80,3 +80,45 @@ async fn bad_forms_are_refused() {
         Some(PostError::FieldsTooLarge)
     );
 }
+
+/// The body as one frame per byte (the worst split for every delimiter search).
+fn trickled(body: &str) -> Form {
+    let frames: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = body
+        .as_bytes()
+        .iter()
+        .map(|b| Ok(http_body::Frame::data(Bytes::copy_from_slice(&[*b]))))
+        .collect();
+    let stream = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    Form::new(s3s::Body::http_body(stream), "XyZ")
+}
+
+#[tokio::test]
+async fn one_byte_frames_read_the_same_form() {
+    // The file holds near-misses of the delimiter, also across frame boundaries.
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n\
+                a\r\n--Xy\r\n--XyY\r\n-XyZ\r\n--XyZ--\r\n";
+    let mut f = trickled(body);
+    let fields = f.read_fields().await.unwrap();
+    assert_eq!(fields.get("key"), Some("k"));
+    assert_eq!(
+        file(&mut f).await.unwrap(),
+        b"a\r\n--Xy\r\n--XyY\r\n-XyZ".to_vec()
+    );
+}
+
+#[tokio::test]
+async fn repeated_fields_are_refused() {
+    // Names compare without case: the policy would see one value and the object store another.
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"x-amz-meta-a\"\r\n\r\none\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"X-Amz-Meta-A\"\r\n\r\ntwo\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nx\r\n--XyZ--\r\n";
+    assert_eq!(
+        form(body).read_fields().await.err(),
+        Some(PostError::Malformed)
+    );
+    assert_eq!(
+        trickled(body).read_fields().await.err(),
+        Some(PostError::Malformed)
+    );
+}
