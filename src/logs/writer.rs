@@ -28,7 +28,8 @@
 //! otherwise).
 //!
 //! # Bounds
-//! At most [`QUEUE`] lines wait to be written; further lines are dropped
+//! At most [`QUEUE`] lines and [`QUEUE_BYTES`] bytes wait to be written (besides the batch
+//! the thread is writing, itself at most that); further lines are dropped
 //! and counted in `kes_log_dropped_events`. The thread ends when the writer
 //! is dropped, after writing what is queued.
 
@@ -42,6 +43,10 @@ use crate::metrics::Metrics;
 
 /// Lines waiting for the writer thread before new lines are dropped.
 pub const QUEUE: usize = 4096;
+
+/// Bytes waiting for the writer thread before new lines are dropped (a line can carry a
+/// client's long request path; a blocked output must not let the queue grow without bound).
+pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Buffer capacity kept between batches (larger buffers are shrunk back).
 const KEEP_BYTES: usize = 64 * 1024;
@@ -176,7 +181,7 @@ impl LineWriter {
             return;
         };
         let mut q = shared.lock();
-        if q.closed || q.lines >= QUEUE {
+        if q.closed || q.lines >= QUEUE || q.buf.len() + line.len() > QUEUE_BYTES {
             drop(q);
             self.metrics.dropped_events(1);
             return;
@@ -423,5 +428,54 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(rec.0.lock().unwrap().concat(), b"before exit\n");
+    }
+
+    /// A sink that blocks every write until released (a full pipe, a stopped terminal).
+    #[derive(Clone)]
+    struct Blocked(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Write for Blocked {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_output_bounds_the_queued_bytes() {
+        let gate = Blocked(Arc::new((Mutex::new(false), Condvar::new())));
+        let metrics = Arc::new(Metrics::new());
+        let w = LineWriter::spawn("test-log", Box::new(gate.clone()), metrics.clone());
+        // Long lines (a client's long path) into a blocked output: the queue stops at
+        // QUEUE_BYTES, not at QUEUE lines.
+        let line = vec![b'x'; 64 * 1024];
+        for _ in 0..200 {
+            w.write_bytes(&line);
+        }
+        let queued = w.shared.as_ref().unwrap().lock().buf.len();
+        assert!(queued <= QUEUE_BYTES, "{queued} bytes queued");
+        let dropped = metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("kes_log_dropped_events "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap();
+        // The thread may hold one batch (at most QUEUE_BYTES) in its blocked write and the
+        // queue QUEUE_BYTES more: everything beyond is dropped.
+        assert!(
+            dropped >= 200 - 2 * (QUEUE_BYTES / line.len()) as u64,
+            "{dropped} dropped"
+        );
+        let (open, cv) = &*gate.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        assert!(w.flush(Duration::from_secs(10)));
     }
 }
