@@ -66,15 +66,13 @@ fn main() -> std::process::ExitCode {
 /// ([`kes::logs::on_runtime_park`]): log lines are written once per idle period.
 fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+    let mut builder = if cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .on_thread_park(kes::logs::on_runtime_park)
-            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .on_thread_park(kes::logs::on_runtime_park)
-            .build()
-    }
+    };
+    builder
+        .enable_all()
+        .on_thread_park(kes::logs::on_runtime_park)
+        .build()
 }

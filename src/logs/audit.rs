@@ -108,10 +108,24 @@ impl AuditLog {
         let millis = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX);
         let ip = r.ip.to_string();
         let identity = r.identity.map_or("", Identity::as_str);
-        let event = || AuditEvent {
+        if to_stdout && self.format == LogFormat::Text {
+            let mut line = String::with_capacity(192 + r.path.len());
+            start_text(&mut line, now, AUDIT_LEVEL, "audit");
+            push_pair(&mut line, "req.ip", &ip);
+            push_pair(&mut line, "req.path", r.path);
+            push_pair(&mut line, "req.identity", identity);
+            let _ = writeln!(line, " res.code={} res.time={millis}ms", r.code);
+            self.out.write_bytes(line.as_bytes());
+        }
+        // The JSON event: the stream's line, and stdout's in JSON format (built once).
+        let json_out = to_stdout && self.format == LogFormat::Json;
+        if !json_out && !streaming {
+            return;
+        }
+        let event = AuditEvent {
             time: now,
             request: AuditRequest {
-                ip: ip.clone(),
+                ip,
                 path: r.path.to_owned(),
                 identity: identity.to_owned(),
             },
@@ -120,30 +134,16 @@ impl AuditLog {
                 time: millis,
             },
         };
-        if to_stdout {
-            match self.format {
-                LogFormat::Text => {
-                    let mut line = String::with_capacity(192 + r.path.len());
-                    start_text(&mut line, now, AUDIT_LEVEL, "audit");
-                    push_pair(&mut line, "req.ip", &ip);
-                    push_pair(&mut line, "req.path", r.path);
-                    push_pair(&mut line, "req.identity", identity);
-                    let _ = writeln!(line, " res.code={} res.time={millis}ms", r.code);
-                    self.out.write_bytes(line.as_bytes());
-                }
-                LogFormat::Json => {
-                    if let Ok(json) = serde_json::to_vec(&event()) {
-                        let mut raw = super::escape::json(json);
-                        raw.push(b'\n');
-                        self.out.write_bytes(&raw);
-                    }
-                }
-            }
+        let Ok(json) = serde_json::to_vec(&event) else {
+            return;
+        };
+        let mut line = super::escape::json(json);
+        line.push(b'\n');
+        if json_out {
+            self.out.write_bytes(&line);
         }
-        if streaming && let Ok(json) = serde_json::to_vec(&event()) {
-            let mut json = super::escape::json(json);
-            json.push(b'\n');
-            self.hub.publish(Bytes::from(json));
+        if streaming {
+            self.hub.publish(Bytes::from(line));
         }
     }
 }

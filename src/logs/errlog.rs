@@ -319,7 +319,8 @@ pub fn render_json(
 /// or containing a space, `=`, `"` or a character [`super::escape`] escapes
 /// (controls, format characters such as bidi overrides, line separators).
 fn push_value(out: &mut String, v: &str) {
-    // Printable ASCII other than space, `=` and `"` is written bare.
+    // Printable ASCII other than space, `=` and `"` is written bare, as the general rule
+    // would, without its per-character checks.
     if !v.is_empty()
         && v.bytes()
             .all(|b| b > b' ' && b < 0x7f && b != b'=' && b != b'"')
@@ -327,6 +328,11 @@ fn push_value(out: &mut String, v: &str) {
         out.push_str(v);
         return;
     }
+    push_value_general(out, v);
+}
+
+/// [`push_value`] without its ASCII shortcut: the general quoting rule.
+fn push_value_general(out: &mut String, v: &str) {
     let needs_quotes = v.is_empty()
         || v.chars().any(|c| {
             c == ' ' || c == '=' || c == '"' || c.is_whitespace() || super::escape::is_suspicious(c)
@@ -424,21 +430,16 @@ mod tests {
     }
 
     #[test]
-    fn ascii_fast_path_agrees_with_the_quoting_rules() {
-        for v in [
-            "plain",
-            "a=b",
-            "sp ace",
-            "q\"uote",
-            "",
-            "/v1/key/generate/k-1",
-            "tab\there",
-            "~!#$%^&*()",
-        ] {
-            let mut fast = String::new();
+    fn ascii_fast_path_agrees_with_the_general_rule() {
+        // Every printable ASCII character alone and between letters, plus usual shapes.
+        let mut values: Vec<String> = (0x20u8..0x7f).map(|b| char::from(b).to_string()).collect();
+        values.extend((0x20u8..0x7f).map(|b| format!("a{}b", char::from(b))));
+        values.extend(["", "/v1/key/generate/k-1", "tab\there", "\u{202e}x"].map(String::from));
+        for v in &values {
+            let (mut fast, mut general) = (String::new(), String::new());
             push_value(&mut fast, v);
-            let quoted = v.is_empty() || v.contains([' ', '=', '"', '\t']);
-            assert_eq!(fast.starts_with('"'), quoted, "{v:?} -> {fast}");
+            push_value_general(&mut general, v);
+            assert_eq!(fast, general, "{v:?}");
         }
     }
 }
