@@ -324,7 +324,19 @@ impl FsStore {
         let src = temp.path.clone();
         let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         let d = dir.clone();
-        match blocking(move || replace::shared(&d, || std::fs::rename(&src, &dest))).await {
+        // The index follows the rename under the same directory lock, in the same blocking
+        // task: a request dropped after the rename can no longer leave the key out of the
+        // index, and the save at shutdown (exclusive lock) never sees one without the other.
+        let (index, b, k) = (self.index.clone(), bucket.to_owned(), key.to_owned());
+        let renamed = blocking(move || {
+            replace::shared(&d, || {
+                std::fs::rename(&src, &dest)?;
+                index.inserted(&b, &k);
+                Ok(())
+            })
+        })
+        .await;
+        match renamed {
             Ok(()) => {}
             Err(StorageError::Io(e)) if e.kind() == ErrorKind::NotFound => {
                 return Err(StorageError::NoSuchBucket);
@@ -332,7 +344,6 @@ impl FsStore {
             Err(e) => return Err(e),
         }
         temp.committed = true;
-        self.index.inserted(bucket, key);
         blocking(move || Ok(sync_dir(&dir)?)).await
     }
 
@@ -369,16 +380,21 @@ impl FsStore {
         let _guard = self.bucket_lock.read().await;
         self.head_bucket(bucket).await?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let d = dir.clone();
-        match blocking(move || replace::shared(&d, || std::fs::remove_file(&path))).await {
-            Ok(()) => {}
-            Err(StorageError::Io(e)) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        }
         let (index, bucket, key) = (self.index.clone(), bucket.to_owned(), key.to_owned());
+        // The index follows the removal under the same lock and task (see `commit_object`).
         blocking(move || {
-            index.removed(&bucket, &dir, &key);
-            Ok(sync_dir(&dir)?)
+            let removed = replace::shared(&dir, || match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    index.removed(&bucket, &dir, &key);
+                    Ok(true)
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            })?;
+            if removed {
+                sync_dir(&dir)?;
+            }
+            Ok(())
         })
         .await
     }

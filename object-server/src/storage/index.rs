@@ -277,18 +277,37 @@ impl KeyIndex {
         let Some(saved) = &self.saved else {
             return Ok(0);
         };
-        let map = self.lock();
+        let built: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, b)| b.building.is_none())
+            .map(|(name, _)| name.clone())
+            .collect();
         let mut names = Vec::new();
         let mut stamps = Vec::new();
-        for (bucket, b) in map.iter().filter(|(_, b)| b.building.is_none()) {
-            let Ok(stamp) = DirStamp::of(&root.join(bucket).join("obj")) else {
-                continue;
-            };
-            index_store::save(&saved.dir, tmp, bucket, stamp, &b.keys)?;
-            names.push(bucket.clone());
-            stamps.push(stamp);
+        for bucket in built {
+            let obj_dir = root.join(&bucket).join("obj");
+            // Under the bucket's exclusive directory lock, the lock every object write holds
+            // (shared) from its rename to its index update: the stamp and the keys saved
+            // describe the same state. Lock order as the writers: directory, then index.
+            let saved_one = super::versions::exclusive(&obj_dir, || {
+                let stamp = DirStamp::of(&obj_dir)?;
+                let map = self.lock();
+                let Some(b) = map.get(&bucket).filter(|b| b.building.is_none()) else {
+                    return Ok(None);
+                };
+                index_store::save(&saved.dir, tmp, &bucket, stamp, &b.keys)?;
+                Ok(Some(stamp))
+            });
+            match saved_one {
+                Ok(Some(stamp)) => {
+                    names.push(bucket);
+                    stamps.push(stamp);
+                }
+                Ok(None) | Err(StorageError::NoSuchBucket) => {}
+                Err(e) => return Err(e),
+            }
         }
-        drop(map);
         index_store::remove_others(&saved.dir, &names)?;
         index_store::mark_clean(&saved.dir, tmp, &stamps)?;
         Ok(names.len())
