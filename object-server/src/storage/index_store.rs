@@ -81,7 +81,7 @@ pub(super) fn take_clean(dir: &Path) -> std::io::Result<bool> {
     };
     if !clean {
         for entry in std::fs::read_dir(dir)? {
-            std::fs::remove_file(entry?.path())?;
+            discard(&entry?.path());
         }
     }
     sync_dir(dir)?;
@@ -123,6 +123,9 @@ pub(super) fn save(
     result
 }
 
+/// Longest key a saved index may hold (S3's key limit).
+const MAX_KEY_BYTES: usize = 1024;
+
 /// `bucket`'s saved keys, if the file exists, is intact and its stamp equals `obj_dir`'s now.
 pub(super) fn load(dir: &Path, bucket: &str, obj_dir: &Path) -> Option<BTreeSet<String>> {
     let bytes = std::fs::read(dir.join(bucket)).ok()?;
@@ -146,6 +149,10 @@ pub(super) fn load(dir: &Path, bucket: &str, obj_dir: &Path) -> Option<BTreeSet<
     while !rest.is_empty() {
         let (len, r) = rest.split_at_checked(4)?;
         let len = usize::try_from(u32::from_le_bytes(len.try_into().ok()?)).ok()?;
+        // Only keys S3 accepts (1 to 1024 bytes of UTF-8) are ever indexed.
+        if len == 0 || len > MAX_KEY_BYTES {
+            return None;
+        }
         let (key, r) = r.split_at_checked(len)?;
         keys.push(std::str::from_utf8(key).ok()?.to_owned());
         rest = r;
@@ -157,12 +164,30 @@ pub(super) fn load(dir: &Path, bucket: &str, obj_dir: &Path) -> Option<BTreeSet<
     Some(keys.into_iter().collect())
 }
 
+/// Removes a saved index file that must not be loaded. Anything else found there (a directory,
+/// a file that cannot be removed) is left with a warning: it never stops a start or a
+/// shutdown, and no index is loaded without the `CLEAN` marker and a matching stamp anyway.
+fn discard(path: &Path) {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(std::io::Error::other("a directory")),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "stray entry among the saved key indexes left in place")
+        }
+    }
+}
+
 /// Deletes the saved index files in `dir` not named in `keep`.
 pub(super) fn remove_others(dir: &Path, keep: &[String]) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if !keep.iter().any(|k| entry.file_name() == k.as_str()) {
-            std::fs::remove_file(entry.path())?;
+            discard(&entry.path());
         }
     }
     Ok(())
@@ -232,9 +257,42 @@ mod tests {
         let keys: BTreeSet<String> = ["a", "b/c", "é\n"].iter().map(|s| s.to_string()).collect();
         save(&idx, d.path(), "bkt", DirStamp::of(&obj).unwrap(), &keys).unwrap();
         assert_eq!(load(&idx, "bkt", &obj), Some(keys.clone()));
-        // An entry added to obj/ after the save changes its ctime: the file is not used.
-        std::fs::write(obj.join("x"), b"").unwrap();
+        // A saved stamp that differs from obj/'s now (here: its ctime, which any entry added
+        // or removed since changes) makes the file unused.
+        let mut older = DirStamp::of(&obj).unwrap();
+        older.0[2] -= 1;
+        save(&idx, d.path(), "bkt", older, &keys).unwrap();
         assert_eq!(load(&idx, "bkt", &obj), None);
+    }
+
+    #[test]
+    fn keys_no_s3_key_could_be_leave_the_file_unused() {
+        let (d, idx, obj) = setup();
+        let stamp = DirStamp::of(&obj).unwrap();
+        for bad in [String::new(), "k".repeat(MAX_KEY_BYTES + 1)] {
+            let keys = BTreeSet::from(["a".to_owned(), bad]);
+            save(&idx, d.path(), "bkt", stamp, &keys).unwrap();
+            assert_eq!(load(&idx, "bkt", &obj), None);
+        }
+        let keys = BTreeSet::from(["k".repeat(MAX_KEY_BYTES)]);
+        save(&idx, d.path(), "bkt", stamp, &keys).unwrap();
+        assert_eq!(load(&idx, "bkt", &obj), Some(keys));
+    }
+
+    #[test]
+    fn stray_entries_never_stop_a_start_or_a_shutdown() {
+        let (d, idx, obj) = setup();
+        std::fs::create_dir_all(idx.join("stray-dir")).unwrap();
+        // No marker: saved files are cleared, the directory is left, the start goes on.
+        std::fs::write(idx.join("old"), b"x").unwrap();
+        assert!(!take_clean(&idx).unwrap());
+        assert!(!idx.join("old").exists());
+        assert!(idx.join("stray-dir").exists());
+        // Shutdown: the saved bucket is kept, the rest removed where possible.
+        let keys = BTreeSet::from(["a".to_owned()]);
+        save(&idx, d.path(), "bkt", DirStamp::of(&obj).unwrap(), &keys).unwrap();
+        remove_others(&idx, &["bkt".to_owned()]).unwrap();
+        assert_eq!(load(&idx, "bkt", &obj), Some(keys));
     }
 
     #[test]
