@@ -214,6 +214,9 @@ async fn sigkill_during_key_writes_keeps_every_acknowledged_key_whole() {
     let ca: PathBuf = dir.path().join("server.crt");
     let admin = ApiKey::generate().unwrap();
     let (minio, auditor) = (ApiKey::generate().unwrap(), ApiKey::generate().unwrap());
+    for k in [&admin, &minio, &auditor] {
+        common::secrets::record_api_key(k);
+    }
     let config = common::write_config(dir.path(), &admin, &minio, &auditor, "");
     let keys_dir = dir.path().join("keys");
     let c = reqwest_trusting(&cert, &admin);

@@ -148,6 +148,7 @@ async fn on_openbao(bao: &OpenBao, dir: &Path) -> Setup {
     let proxy = Proxy::start(upstream).await;
     let cert = common::write_server_cert(dir);
     let admin = ApiKey::generate().unwrap();
+    common::secrets::record_api_key(&admin);
     let config = write_config(
         dir,
         &admin,
@@ -255,6 +256,7 @@ async fn stalled_handshakes_stalled_bodies_and_dropped_clients_do_not_block_othe
     let dir = tempfile::tempdir().unwrap();
     let cert = common::write_server_cert(dir.path());
     let admin = ApiKey::generate().unwrap();
+    common::secrets::record_api_key(&admin);
     let config = write_config(dir.path(), &admin, "  fs:\n    path: keys\n");
     let kes = KesChild::spawn(&config).await;
     let mut s = Setup {
@@ -388,6 +390,7 @@ async fn a_full_disk_fails_creates_cleanly_and_reads_keep_working() {
     };
     let cert = common::write_server_cert(dir.path());
     let admin = ApiKey::generate().unwrap();
+    common::secrets::record_api_key(&admin);
     let config = write_config(dir.path(), &admin, "  fs:\n    path: keys\n");
     let kes = KesChild::spawn(&config).await;
     let mut s = Setup {

@@ -50,9 +50,10 @@ impl KesChild {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 while let Ok(n @ 1..) = pipe.read(&mut buf).await {
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    // Into the suite's output too, for the secrets scan of scripts/test.sh.
+                    eprint!("{text}");
+                    sink.lock().unwrap().push_str(&text);
                 }
             });
         }
