@@ -195,7 +195,7 @@ s3.delete_object(Bucket="worm", Key="h", VersionId=h1)
 
 # A retention that runs out: the delete is refused, then (polled, with a deadline) allowed.
 e1 = s3.put_object(Bucket="worm", Key="e", Body=b"brief", ObjectLockMode="COMPLIANCE",
-                   ObjectLockRetainUntilDate=future(seconds=2))["VersionId"]
+                   ObjectLockRetainUntilDate=future(seconds=6))["VersionId"]
 expect_error("AccessDenied", 403, s3.delete_object, Bucket="worm", Key="e", VersionId=e1)
 deadline = time.monotonic() + 30
 while True:
