@@ -229,8 +229,11 @@ impl PolicyGate {
                 op,
                 "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload"
             ),
-        ) && let Ok(up) = self.store.open_upload(bucket, key, &id).await
+        ) && matches!(load_policy(&self.store, bucket).await, Ok(Some(_)))
+            && let Ok(up) = self.store.open_upload(bucket, key, &id).await
         {
+            // Only a bucket policy reads condition keys: without one the upload is not opened
+            // here (the handler opens it anyway; the policy is cached).
             upload_sse_keys(&up.meta.template.internal, &mut keys);
         }
         keys
