@@ -16,13 +16,13 @@ if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $VERSION"; then
     echo "deny: installing cargo-deny $VERSION"
     ${DENY_NICE:-} cargo install cargo-deny --locked --version "$VERSION"
 fi
-if cargo deny fetch db 2>/tmp/deny-fetch.$$; then
+fetch_log=$(mktemp)
+trap 'rm -f "$fetch_log"' EXIT
+if cargo deny fetch db 2>"$fetch_log"; then
     cargo deny --locked check advisories licenses bans sources
 else
     echo "deny: ADVISORIES NOT CHECKED: the advisory database could not be fetched:"
-    tail -3 /tmp/deny-fetch.$$ | sed 's/^/    /'
-    rm -f /tmp/deny-fetch.$$
+    tail -3 "$fetch_log" | sed 's/^/    /'
     if [ "${DENY_REQUIRE_ADVISORIES:-0}" = 1 ]; then exit 1; fi
     cargo deny --locked check licenses bans sources
 fi
-rm -f /tmp/deny-fetch.$$
