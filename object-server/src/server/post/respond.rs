@@ -32,21 +32,6 @@ pub(super) struct Stored<'a> {
     pub(super) host: Option<&'a str>,
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A redirect target: an absolute `http`/`https` URL.
 fn redirect_target(url: &str) -> Option<&str> {
     let uri: http::Uri = url.parse().ok()?;
@@ -97,10 +82,10 @@ pub(super) fn success(s: &Stored<'_>, fields: &Fields) -> Response<s3s::Body> {
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse>\
                      <Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key>\
                      <ETag>{}</ETag></PostResponse>",
-                    xml_escape(&location),
-                    xml_escape(s.bucket),
-                    xml_escape(s.key),
-                    xml_escape(&etag)
+                    super::super::reply::escape(&location),
+                    super::super::reply::escape(s.bucket),
+                    super::super::reply::escape(s.key),
+                    super::super::reply::escape(&etag)
                 );
                 let mut r = Response::new(s3s::Body::from(doc));
                 *r.status_mut() = StatusCode::CREATED;
