@@ -14,7 +14,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use zeroize::Zeroizing;
 
 /// How the client proves its identity.
@@ -54,19 +54,8 @@ pub(crate) fn client_config(
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
     let builder = match (opts.ca, opts.insecure) {
-        (Some(ca), _) => {
-            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                roots
-                    .add(cert.with_context(|| format!("{}: invalid PEM", ca.display()))?)
-                    .context("CA certificate")?;
-            }
-            if roots.is_empty() {
-                anyhow::bail!("{}: no certificate", ca.display());
-            }
-            builder.with_root_certificates(roots)
-        }
+        // The server's own CA loading (a file or a directory of PEM files).
+        (Some(ca), _) => builder.with_root_certificates(kes::config::tls::load_roots(ca)?),
         (None, true) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyServer(
