@@ -31,6 +31,20 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Fields with these `(name, value)` pairs (tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Fields {
+            fields: crate::s3::post::FormFields(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..Fields::default()
+        }
+    }
+
     /// The value of field `name` (lower case); a form never repeats a field.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name)

@@ -142,15 +142,7 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
-        Fields {
-            fields: crate::s3::post::FormFields(
-                pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ),
-            ..Fields::default()
-        }
+        Fields::from_pairs(pairs)
     }
 
     fn stored(out: &PutObjectOutput) -> Stored<'_> {
